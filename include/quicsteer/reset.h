@@ -33,8 +33,10 @@ int qs_secret_init(struct qs_secret *s, const uint8_t *secret, size_t len);
  * started without --secret-file).  Returns 0 or QS_ERR_CRYPTO. */
 int qs_secret_random(struct qs_secret *s);
 
-/* qs_secret_derive writes |outlen| (<= 255*32) octets of HKDF-Expand(prk,
- * label || ctx) to |out|.  Returns 0 or QS_ERR_INVAL. */
+/* qs_secret_derive writes |outlen| (1..255*32) octets of HKDF-Expand(prk,
+ * label || 0x00 || ctx) to |out| (the NUL keeps labels prefix-free).
+ * Returns 0 or QS_ERR_INVAL (|outlen| out of range, |label| longer than 64
+ * or |ctxlen| longer than 255 octets). */
 int qs_secret_derive(const struct qs_secret *s, const char *label, const uint8_t *ctx,
                      size_t ctxlen, uint8_t *out, size_t outlen);
 
