@@ -9,6 +9,9 @@
 #define QUICSTEER_STEER_ABI_H
 
 #include "quicsteer/types.h"
+#include "quicsteer/lb_types.h"
+#include "quicsteer/quic_header.h"
+#include "quicsteer/siphash.h"
 
 #define QS_ABI_VERSION 1
 
@@ -17,6 +20,7 @@
 #define QS_GEN_SLOTS 8     /* generations whose sockets can be registered at once */
 #define QS_MAX_SOCKS (QS_GEN_SLOTS * QS_MAX_WORKERS * QS_MAX_GROUPS)
 #define QS_NO_SLOT 0xffffffffu
+#define QS_CIDCACHE_SLOTS 16384 /* per-CPU direct-mapped cache of decoded CIDs (power of 2) */
 
 /* Hand-written AES-128 key schedule, as bpf/aes128.h uses it: 11 round keys
  * for encryption and 11 (InvMixColumns applied) for decryption, big-endian
@@ -34,20 +38,12 @@ static inline uint32_t qs_slot_base(uint16_t generation, uint16_t worker) {
   return ((uint32_t)(generation % QS_GEN_SLOTS) * QS_MAX_WORKERS + worker) * QS_MAX_GROUPS;
 }
 
-/* qs_lbconf[cr]: one QUIC-LB configuration the kernel can decode.  The
- * route part is struct qs_route_conf of lb_core.h, spelled out here so that
- * this header does not depend on the cipher binding. */
+/* qs_lbconf[cr]: one QUIC-LB configuration the kernel can decode, with the
+ * key schedule of bpf/aes128.h (unused for plaintext). */
 struct qs_lbconf {
-  uint8_t valid;
-  uint8_t cr;
-  uint8_t alg;        /* enum qs_lb_alg */
-  uint8_t sid_len;    /* host_id_len + 4 */
-  uint8_t nonce_len;
-  uint8_t encode_len;
-  uint8_t host_id_len;
-  uint8_t pad0;
-  uint8_t host_id[12];
-  uint32_t pad1;
+  uint32_t valid;
+  uint32_t pad;
+  struct qs_route_conf rc;
   struct qs_aes128_rk rk;
 };
 
@@ -65,8 +61,53 @@ struct qs_global {
   uint32_t ngroups;
   uint64_t hash_k0;   /* SipHash key for new-connection spreading */
   uint64_t hash_k1;
+  uint32_t short_cid_len; /* DCID length a short header of an unknown config is hashed on */
+  uint32_t epoch;         /* bumped by every unregister/config change: voids qs_cidcache */
   struct qs_group groups[QS_MAX_GROUPS];
 };
+
+/* A DCID as the program keys and hashes it: zero-padded to 20 octets,
+ * then its length: 24 octets, read as three little-endian words. */
+union qs_cidkey {
+  struct {
+    uint8_t cid[QS_MAX_CIDLEN];
+    uint32_t len;
+  } k;
+  uint64_t w[3];
+};
+
+/* qs_cidkey_set builds the key of the |len|-octet |cid| (user space; the
+ * program fills keys with bpf_skb_load_bytes). */
+QS_INLINE void qs_cidkey_set(union qs_cidkey *key, const uint8_t *cid, uint32_t len) {
+  uint32_t i;
+  key->w[0] = key->w[1] = key->w[2] = 0;
+  for (i = 0; i < QS_MAX_CIDLEN && i < len; i++)
+    key->k.cid[i] = cid[i];
+  key->k.len = len;
+}
+
+/* qs_cidkey_hash: the hash new connections are spread by. */
+QS_INLINE uint64_t qs_cidkey_hash(uint64_t k0, uint64_t k1, const union qs_cidkey *key) {
+  return qs_siphash13_w3(k0, k1, key->w[0], key->w[1], key->w[2]);
+}
+
+/* qs_cidcache: a per-CPU, direct-mapped cache of the CIDs the program
+ * decoded, so that later datagrams of a connection skip the AES and the
+ * routing-key lookup.  An array, not a hash map: array lookups compile to
+ * plain loads, and each CPU owns its copy, so entries never tear.  A CID's
+ * own bits pick the slot (quicsteer CIDs are random after the first octets:
+ * ciphertext, or the random nonce of plaintext ones); a collision merely
+ * costs a decode.  An entry counts while epoch == qs_global.epoch. */
+struct qs_cidcache_ent {
+  union qs_cidkey key;
+  uint32_t base; /* qs_slot_base of the owning worker */
+  uint32_t epoch;
+};
+
+QS_INLINE uint32_t qs_cidcache_slot(const union qs_cidkey *key) {
+  uint64_t x = key->w[0] ^ key->w[1] ^ key->w[2];
+  return (uint32_t)((x >> 32) ^ x ^ (x >> 17)) & (QS_CIDCACHE_SLOTS - 1);
+}
 
 /* qs_newset[0..1]: the workers that take new connections.  Two copies: a
  * writer fills the inactive one, then flips qs_active[0] with one 4-octet
@@ -86,7 +127,7 @@ struct qs_gen_owner {
   uint32_t workers;
   uint32_t state;     /* enum qs_gen_state */
   uint32_t mint_cr;   /* config-rotation bits this generation mints with */
-  uint32_t pad;
+  uint32_t cr_mask;   /* configurations this generation installed (bit cr) */
 };
 
 enum qs_gen_state {
