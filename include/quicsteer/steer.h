@@ -97,6 +97,41 @@ int qs_steer_read_counters(const struct qs_steer *s, uint64_t out[QS_CTR_MAX]);
  * The program stays attached to the sockets until they close. */
 void qs_steer_close(struct qs_steer *s);
 
+/* qs_steer_state returns this generation's state as recorded in the pinned
+ * owner table (enum qs_gen_state): QS_GEN_DRAINING once a successor called
+ * qs_steer_serve.  Negative QS_ERR_SYS on failure. */
+int qs_steer_state(const struct qs_steer *s);
+
+/* qs_steer_sock_rx sums the datagrams the program delivered to sockarray
+ * slot |slot| (qs_slot_base(generation, worker) + group). */
+int qs_steer_sock_rx(const struct qs_steer *s, uint32_t slot, uint64_t *out);
+
+/* qs_steer_global copies the instance-wide settings (hash key, groups). */
+int qs_steer_global(const struct qs_steer *s, struct qs_global *out);
+
+/* The program's fd (benchmarks, tests). */
+int qs_steer_prog_fd(const struct qs_steer *s);
+
+/* ---- read-only view of a running instance (operator CLI) ---- */
+
+struct qs_steer_view;
+
+/* qs_steer_view_open opens the pinned maps of instance |name| without
+ * loading anything.  Returns 0, QS_ERR_INVAL (bad name), QS_ERR_NOTFOUND (no
+ * pinned state: not running, or running without kernel steering) or
+ * QS_ERR_SYS. */
+int qs_steer_view_open(struct qs_steer_view **pv, const char *name);
+int qs_steer_view_counters(const struct qs_steer_view *v, uint64_t out[QS_CTR_MAX]);
+int qs_steer_view_sock_rx(const struct qs_steer_view *v, uint32_t slot, uint64_t *out);
+/* Owner records; |alive| tells live owners from stale records. */
+int qs_steer_view_gens(const struct qs_steer_view *v, struct qs_gen_owner gens[QS_GEN_SLOTS],
+                       uint8_t alive[QS_GEN_SLOTS]);
+/* Whether routing key |rk| is registered (1), not (0), or QS_ERR_SYS. */
+int qs_steer_view_has_worker(const struct qs_steer_view *v, uint32_t rk);
+int qs_steer_view_lbconf(const struct qs_steer_view *v, uint8_t cr, struct qs_lbconf *out);
+int qs_steer_view_global(const struct qs_steer_view *v, struct qs_global *out);
+void qs_steer_view_close(struct qs_steer_view *v);
+
 /* qs_ctr_name returns the stable snake_case name of counter |c| (as in
  * `quicsteer stat` and the Prometheus output). */
 const char *qs_ctr_name(int c);

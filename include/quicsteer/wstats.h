@@ -1,0 +1,52 @@
+/* wstats.h: per-worker user-space counters, published for `quicsteer stat`.
+ *
+ * Each server process (generation) maps a file
+ *   /run/quicsteer/NAME/gen-GENERATION.stats
+ * holding a struct qs_wstats_file followed by one struct qs_wstats per
+ * worker.  Workers update their own record with relaxed atomic adds (no
+ * lock, no syscall on the packet path); readers take relaxed loads, so a
+ * snapshot is per-counter consistent, which is all a rate display needs.
+ * The file exists with or without BPF, so the CLI works in both modes.
+ */
+#ifndef QUICSTEER_WSTATS_H
+#define QUICSTEER_WSTATS_H
+
+#include <stdint.h>
+
+#define QS_WSTATS_DIR "/run/quicsteer"
+#define QS_WSTATS_MAGIC 0x71737773u /* "qsws" */
+#define QS_WSTATS_VERSION 1
+
+struct qs_wstats_file {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t pid;
+  uint32_t generation;
+  uint32_t nworkers;
+  uint32_t steering; /* 1: kernel (BPF), 0: user space only */
+  uint64_t started_unix_ms;
+};
+
+struct qs_wstats {
+  uint64_t conns_open;      /* gauge */
+  uint64_t conns_accepted;  /* handshakes started */
+  uint64_t conns_completed; /* handshakes confirmed */
+  uint64_t conns_closed;
+  uint64_t streams_open; /* gauge */
+  uint64_t requests;
+  uint64_t bytes_rx; /* UDP payload octets */
+  uint64_t bytes_tx;
+  uint64_t dgrams_rx;
+  uint64_t dgrams_tx;
+  uint64_t fwd_out;      /* misrouted datagrams this worker passed to their owner */
+  uint64_t fwd_in;       /* datagrams another worker passed to this one */
+  uint64_t fwd_fail;     /* owner unknown or unreachable */
+  uint64_t resets_tx;    /* stateless resets sent */
+  uint64_t retry_tx;     /* Retry packets sent */
+  uint64_t vneg_tx;      /* version negotiation packets sent */
+  uint64_t drop_bad;     /* datagrams dropped as malformed (counted, not silent) */
+  uint64_t migrations;   /* connections whose path changed */
+  uint64_t pad[14];      /* room to grow without changing the record size */
+};
+
+#endif

@@ -1,0 +1,3 @@
+# The steering program in the real kernel (root, its own network namespace).
+qs_unit_test(test_steer)
+set_tests_properties(test_steer PROPERTIES TIMEOUT 300)

@@ -1,0 +1,574 @@
+/* test_steer.c: the steering program in the real kernel, with real sockets,
+ * inside a throwaway network namespace.
+ *
+ * Each case builds a reuseport group of N sockets on loopback, loads the
+ * program through the library's loader, registers the sockets as workers of
+ * one generation and sends datagrams at the group from many source ports.
+ * Every datagram carries the worker it is meant for in its payload, so the
+ * receiving socket can tell whether the kernel steered it right.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "netns.h"
+#include "quicsteer/lb.h"
+#include "quicsteer/quic_header.h"
+#include "quicsteer/siphash.h"
+#include "quicsteer/steer.h"
+#include "quicsteer/util.h"
+
+#define MAX_N 16
+#define PKT_LEN 64 /* a plausible 1-RTT packet: > 21 octets */
+#define CLIENT_PORT_BASE 20000
+
+static const uint8_t host_id[2] = {0x00, 0x01};
+static const uint8_t key[16] = {0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76, 0x5f, 0x80,
+                                0x25, 0x69, 0x34, 0xe5, 0x0c, 0x66, 0x20, 0x7f};
+
+enum alg { ALG_PLAIN, ALG_AES1, ALG_AES4 };
+
+struct fix {
+  struct qs_steer *s;
+  struct qs_cidconf cc;
+  int fd[MAX_N];
+  int n;
+  int family;
+  int group;
+  uint16_t port;
+  char name[64];
+};
+
+static void addr_of(struct sockaddr_storage *ss, socklen_t *len, int family, uint16_t port) {
+  memset(ss, 0, sizeof *ss);
+  if (family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *len = sizeof *a;
+  } else {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    *len = sizeof *a;
+  }
+}
+
+static int server_socket(int family, uint16_t *port) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int one = 1, buf = 8 << 20;
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+  if (family == AF_INET6)
+    assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one), 0);
+  assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf), 0);
+  addr_of(&ss, &len, family, *port);
+  assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+  if (*port == 0) {
+    len = sizeof ss;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+  }
+  return fd;
+}
+
+static void fix_open(struct fix *f, int n, int family, enum alg alg) {
+  char why[256];
+  uint32_t cid_len = alg == ALG_AES4 ? 12 : 17;
+  int i, rv;
+
+  memset(f, 0, sizeof *f);
+  f->n = n;
+  f->family = family;
+  snprintf(f->name, sizeof f->name, "test-steer-%d", (int)getpid());
+  rv = qs_steer_open(&f->s, f->name, 0, why, sizeof why);
+  if (rv != 0)
+    fail_msg("qs_steer_open: %s (%s)", why, qs_strerror(rv));
+  for (i = 0; i < n; i++)
+    f->fd[i] = server_socket(family, &f->port);
+  f->group = qs_steer_add_group(f->s, f->fd[0]);
+  assert_int_equal(f->group, 0);
+  assert_int_equal(qs_cidconf_init(&f->cc, 0, cid_len, host_id, sizeof host_id,
+                                   alg == ALG_PLAIN ? NULL : key, 1),
+                   0);
+  assert_int_equal(f->cc.rc.p.alg, alg == ALG_PLAIN ? QS_LB_PLAINTEXT
+                                   : alg == ALG_AES1 ? QS_LB_AES_SINGLE
+                                                     : QS_LB_AES_FOURPASS);
+  assert_int_equal(qs_steer_set_config(f->s, &f->cc), 0);
+  for (i = 0; i < n; i++)
+    assert_int_equal(qs_steer_register(f->s, (uint16_t)i, (uint32_t)f->group, f->fd[i]), 0);
+  assert_int_equal(qs_steer_serve(f->s, (uint32_t)n, 0), 0);
+}
+
+static void fix_close(struct fix *f) {
+  int i;
+  qs_cidconf_free(&f->cc);
+  qs_steer_close(f->s);
+  for (i = 0; i < f->n; i++)
+    if (f->fd[i] >= 0)
+      close(f->fd[i]);
+}
+
+static int client_socket(int family, uint16_t port) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int one = 1;
+  int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  addr_of(&ss, &len, family, port);
+  if (bind(fd, (struct sockaddr *)&ss, len) != 0)
+    fail_msg("bind client port %u: %s", port, strerror(errno));
+  return fd;
+}
+
+static void send_to(struct fix *f, int cfd, const uint8_t *pkt, size_t len) {
+  struct sockaddr_storage ss;
+  socklen_t slen;
+  addr_of(&ss, &slen, f->family, f->port);
+  assert_int_equal(sendto(cfd, pkt, len, 0, (struct sockaddr *)&ss, slen), (ssize_t)len);
+}
+
+/* A 1-RTT packet for |cid|, tagged with |tag| after the CID. */
+static size_t short_pkt(uint8_t *pkt, const uint8_t *cid, size_t cidlen, uint32_t tag) {
+  size_t i;
+  pkt[0] = 0x40;
+  memcpy(pkt + 1, cid, cidlen);
+  memcpy(pkt + 1 + cidlen, &tag, sizeof tag);
+  for (i = 1 + cidlen + sizeof tag; i < PKT_LEN; i++)
+    pkt[i] = (uint8_t)i;
+  return PKT_LEN;
+}
+
+/* A QUIC v1 Initial long header for |dcid|, tagged with |tag|. */
+static size_t initial_pkt(uint8_t *pkt, const uint8_t *dcid, size_t dcidlen, uint32_t tag) {
+  size_t off = 0, i;
+  pkt[off++] = 0xc0;
+  pkt[off++] = 0;
+  pkt[off++] = 0;
+  pkt[off++] = 0;
+  pkt[off++] = 1;
+  pkt[off++] = (uint8_t)dcidlen;
+  memcpy(pkt + off, dcid, dcidlen);
+  off += dcidlen;
+  pkt[off++] = 8; /* SCID */
+  for (i = 0; i < 8; i++)
+    pkt[off++] = (uint8_t)(0xa0 + i);
+  memcpy(pkt + off, &tag, sizeof tag);
+  off += sizeof tag;
+  while (off < 1200)
+    pkt[off++] = 0;
+  return off;
+}
+
+/* Drain every server socket until |want| datagrams arrived (or a second of
+ * silence).  counts[i] += datagrams on socket i; |check| gets each one. */
+typedef void (*check_fn)(int sock, const uint8_t *pkt, size_t len, void *arg);
+
+static int drain(struct fix *f, int want, uint32_t counts[MAX_N], check_fn check, void *arg) {
+  uint8_t buf[2048];
+  struct pollfd pfd[MAX_N];
+  int got = 0, i, idle = 0;
+  ssize_t n;
+
+  while (got < want && idle < 20) {
+    for (i = 0; i < f->n; i++) {
+      pfd[i].fd = f->fd[i];
+      pfd[i].events = POLLIN;
+    }
+    if (poll(pfd, (nfds_t)f->n, 50) <= 0) {
+      idle++;
+      continue;
+    }
+    idle = 0;
+    for (i = 0; i < f->n; i++) {
+      if (f->fd[i] < 0)
+        continue;
+      while ((n = recv(f->fd[i], buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
+        got++;
+        if (counts)
+          counts[i]++;
+        if (check)
+          check(i, buf, (size_t)n, arg);
+      }
+    }
+  }
+  return got;
+}
+
+struct tag_check {
+  size_t cidlen;
+  int wrong;
+};
+
+static void check_tag(int sock, const uint8_t *pkt, size_t len, void *arg) {
+  struct tag_check *tc = arg;
+  uint32_t tag;
+  assert_true(len >= 1 + tc->cidlen + sizeof tag);
+  memcpy(&tag, pkt + 1 + tc->cidlen, sizeof tag);
+  if (tag != (uint32_t)sock)
+    tc->wrong++;
+}
+
+/* CIDs minted for worker k reach socket k from 1000 source ports. */
+static void cid_routing(int n, int family, enum alg alg) {
+  struct fix f;
+  struct tag_check tc = {0, 0};
+  uint64_t ctr[QS_CTR_MAX], before;
+  uint8_t cid[QS_MAX_CIDLEN], pkt[PKT_LEN];
+  int p, k, cfd, total = 0, got = 0, len;
+
+  fix_open(&f, n, family, alg);
+  tc.cidlen = qs_cidconf_cid_len(&f.cc);
+  assert_int_equal(qs_steer_read_counters(f.s, ctr), 0);
+  before = ctr[QS_CTR_CID_ROUTED];
+  for (p = 0; p < 1000; p++) {
+    cfd = client_socket(family, (uint16_t)(CLIENT_PORT_BASE + p));
+    for (k = 0; k < n; k++) {
+      len = qs_cidconf_mint(&f.cc, qs_rk_make(qs_steer_generation(f.s), (uint16_t)k), cid);
+      assert_int_equal(len, (int)tc.cidlen);
+      send_to(&f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, (uint32_t)k));
+      total++;
+    }
+    close(cfd);
+    if (p % 100 == 99)
+      got += drain(&f, total - got, NULL, check_tag, &tc);
+  }
+  got += drain(&f, total - got, NULL, check_tag, &tc);
+  assert_int_equal(got, total);
+  assert_int_equal(tc.wrong, 0);
+  assert_int_equal(qs_steer_read_counters(f.s, ctr), 0);
+  assert_int_equal(ctr[QS_CTR_CID_ROUTED] - before, (uint64_t)total);
+  fix_close(&f);
+}
+
+static void test_cid_routing_v4(void **state) {
+  int ns[] = {1, 2, 4, 16};
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    cid_routing(ns[i], AF_INET, ALG_PLAIN);
+    cid_routing(ns[i], AF_INET, ALG_AES1);
+    cid_routing(ns[i], AF_INET, ALG_AES4);
+  }
+}
+
+static void test_cid_routing_v6(void **state) {
+  int ns[] = {1, 2, 4, 16};
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    cid_routing(ns[i], AF_INET6, ALG_PLAIN);
+    cid_routing(ns[i], AF_INET6, ALG_AES1);
+    cid_routing(ns[i], AF_INET6, ALG_AES4);
+  }
+}
+
+struct predict {
+  struct qs_global g;
+  int n;
+  int mismatch;
+  size_t dcidlen;
+};
+
+static void check_predicted(int sock, const uint8_t *pkt, size_t len, void *arg) {
+  struct predict *pr = arg;
+  union qs_cidkey key;
+  uint64_t h;
+  assert_true(len > 6 + pr->dcidlen);
+  qs_cidkey_set(&key, pkt + 6, (uint32_t)pr->dcidlen);
+  h = qs_cidkey_hash(pr->g.hash_k0, pr->g.hash_k1, &key);
+  if ((int)qs_hash_pick(h, (uint32_t)pr->n) != sock)
+    pr->mismatch++;
+}
+
+/* Initials with random DCIDs spread evenly, exactly where the shared hash
+ * says, and every Initial of one DCID reaches one socket. */
+static void initial_spread(int n, int family, size_t dcidlen) {
+  struct fix f;
+  struct predict pr;
+  uint32_t counts[MAX_N] = {0}, same[MAX_N] = {0};
+  uint8_t dcid[QS_MAX_CIDLEN], pkt[1300];
+  const int per = 2000, total = per * n;
+  double chi2 = 0, crit;
+  int i, cfd, got, nonzero = 0;
+
+  fix_open(&f, n, family, ALG_AES1);
+  memset(&pr, 0, sizeof pr);
+  assert_int_equal(qs_steer_global(f.s, &pr.g), 0);
+  pr.n = n;
+  pr.dcidlen = dcidlen;
+  cfd = client_socket(family, 0);
+  for (i = 0; i < total; i++) {
+    assert_int_equal(qs_random(dcid, dcidlen), 0);
+    send_to(&f, cfd, pkt, initial_pkt(pkt, dcid, dcidlen, (uint32_t)i));
+    if (i % 500 == 499)
+      drain(&f, 500, counts, check_predicted, &pr);
+  }
+  close(cfd);
+  got = 0;
+  for (i = 0; i < n; i++)
+    got += (int)counts[i];
+  got += drain(&f, total - got, counts, check_predicted, &pr);
+  assert_int_equal(pr.mismatch, 0);
+  for (i = 0, got = 0; i < n; i++) {
+    double d = (double)counts[i] - per;
+    chi2 += d * d / per;
+    got += (int)counts[i];
+  }
+  assert_int_equal(got, total);
+  /* chi-square critical values at p = 0.001 for n-1 degrees of freedom */
+  crit = n == 1 ? 0 : n == 2 ? 10.83 : n == 4 ? 16.27 : 37.70;
+  if (chi2 > crit)
+    fail_msg("N=%d chi2=%.2f > %.2f", n, chi2, crit);
+
+  /* one DCID from 50 source ports: one socket */
+  assert_int_equal(qs_random(dcid, dcidlen), 0);
+  for (i = 0; i < 50; i++) {
+    cfd = client_socket(family, (uint16_t)(CLIENT_PORT_BASE + 2000 + i));
+    send_to(&f, cfd, pkt, initial_pkt(pkt, dcid, dcidlen, (uint32_t)i));
+    close(cfd);
+  }
+  assert_int_equal(drain(&f, 50, same, NULL, NULL), 50);
+  for (i = 0; i < n; i++)
+    nonzero += same[i] != 0;
+  assert_int_equal(nonzero, 1);
+  fix_close(&f);
+}
+
+static void test_initial_spread(void **state) {
+  int ns[] = {1, 2, 4, 16};
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    initial_spread(ns[i], AF_INET, 8);
+    initial_spread(ns[i], AF_INET6, 8);
+    initial_spread(ns[i], AF_INET, 17); /* our CID length, but not ours */
+  }
+}
+
+/* Garbage never breaks the program: each kind is counted under its reason,
+ * what cannot be QUIC is dropped, what may be QUIC is delivered. */
+static void test_garbage(void **state) {
+  struct fix f;
+  struct qs_cidconf other;
+  uint64_t c0[QS_CTR_MAX], c1[QS_CTR_MAX];
+  uint8_t pkt[1500], cid[QS_MAX_CIDLEN];
+  static const uint8_t other_key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  int cfd, i, got, delivered = 0, len;
+  uint64_t sent_random = 0, dropped;
+
+  fix_open(&f, 4, AF_INET, ALG_AES1);
+  cfd = client_socket(AF_INET, 0);
+
+#define EXPECT(reason, deliver, ...)                                                               \
+  do {                                                                                             \
+    assert_int_equal(qs_steer_read_counters(f.s, c0), 0);                                          \
+    __VA_ARGS__;                                                                                   \
+    got = drain(&f, (deliver), NULL, NULL, NULL);                                                  \
+    assert_int_equal(got, (deliver));                                                              \
+    assert_int_equal(qs_steer_read_counters(f.s, c1), 0);                                          \
+    if (c1[reason] - c0[reason] != 1)                                                              \
+      fail_msg("line %d: %s moved by %llu", __LINE__, qs_ctr_name(reason),                         \
+               (unsigned long long)(c1[reason] - c0[reason]));                                     \
+    assert_int_equal(c1[QS_CTR_RX] - c0[QS_CTR_RX], 1);                                            \
+  } while (0)
+
+  EXPECT(QS_CTR_DROP_EMPTY, 0, send_to(&f, cfd, pkt, 0));
+  memset(pkt, 0x41, sizeof pkt);
+  EXPECT(QS_CTR_DROP_SHORT, 0, send_to(&f, cfd, pkt, 10));
+  /* long header cut inside its version */
+  pkt[0] = 0xc0;
+  EXPECT(QS_CTR_DROP_TRUNCATED, 0, send_to(&f, cfd, pkt, 4));
+  /* v1 header whose DCID claims 30 octets, datagram long enough */
+  memcpy(pkt, "\xc0\x00\x00\x00\x01\x1e", 6);
+  EXPECT(QS_CTR_DROP_CIDLEN, 0, send_to(&f, cfd, pkt, 100));
+  /* v1 header cut inside its DCID */
+  memcpy(pkt, "\xc0\x00\x00\x00\x01\x14", 6);
+  EXPECT(QS_CTR_DROP_TRUNCATED, 0, send_to(&f, cfd, pkt, 12));
+  /* an unknown version may carry a 25-octet CID: delivered */
+  memcpy(pkt, "\xc0\x1a\x2a\x3a\x4a\x19", 6);
+  EXPECT(QS_CTR_FB_VERSION, 1, send_to(&f, cfd, pkt, 100));
+  memcpy(pkt, "\xc0\x1a\x2a\x3a\x4a\x08", 6);
+  pkt[14] = 0;
+  EXPECT(QS_CTR_FB_VERSION, 1, send_to(&f, cfd, pkt, 100));
+  /* version negotiation */
+  memcpy(pkt, "\x80\x00\x00\x00\x00\x08", 6);
+  EXPECT(QS_CTR_FB_VERSION, 1, send_to(&f, cfd, pkt, 100));
+  /* 1-RTT, DCID with config-rotation bits 0b111 */
+  memset(pkt, 0, 64);
+  pkt[0] = 0x40;
+  pkt[1] = 0xe0 | 16;
+  EXPECT(QS_CTR_FB_UNROUTABLE, 1, send_to(&f, cfd, pkt, 64));
+  /* 1-RTT, config 3 not installed */
+  pkt[1] = 0x60 | 16;
+  EXPECT(QS_CTR_FB_NO_CONFIG, 1, send_to(&f, cfd, pkt, 64));
+  /* 1-RTT, CID of another host key under our cr bits */
+  assert_int_equal(qs_cidconf_init(&other, 0, 17, host_id, 2, other_key, 1), 0);
+  do {
+    uint32_t rk;
+    len = qs_cidconf_mint(&other, 5, cid);
+    if (qs_cidconf_route(&f.cc, cid, (size_t)len, &rk) == QS_ERR_FOREIGN)
+      break;
+  } while (1);
+  EXPECT(QS_CTR_FB_FOREIGN_HOST, 1, send_to(&f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, 0)));
+  qs_cidconf_free(&other);
+  /* our CID, but for a worker nobody registered */
+  len = qs_cidconf_mint(&f.cc, qs_rk_make(qs_steer_generation(f.s), 77), cid);
+  EXPECT(QS_CTR_FB_UNKNOWN_WORKER, 1, send_to(&f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, 0)));
+  /* our CID under another generation */
+  len = qs_cidconf_mint(&f.cc, qs_rk_make((uint16_t)(qs_steer_generation(f.s) + 3), 0), cid);
+  EXPECT(QS_CTR_FB_UNKNOWN_WORKER, 1, send_to(&f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, 0)));
+  /* a Handshake packet whose DCID is not our length */
+  memcpy(pkt, "\xe0\x00\x00\x00\x01\x08", 6);
+  pkt[6] = 0x00; /* cr 0 */
+  pkt[14] = 0;
+  EXPECT(QS_CTR_FB_CIDLEN, 1, send_to(&f, cfd, pkt, 100));
+  /* a Handshake packet carrying our CID is routed */
+  len = qs_cidconf_mint(&f.cc, qs_rk_make(qs_steer_generation(f.s), 2), cid);
+  pkt[5] = (uint8_t)len;
+  memcpy(pkt + 6, cid, (size_t)len);
+  pkt[6 + len] = 0;
+  EXPECT(QS_CTR_CID_ROUTED, 1, send_to(&f, cfd, pkt, 100));
+  /* an Initial carrying our CID (after Retry) is routed too */
+  pkt[0] = 0xc0;
+  EXPECT(QS_CTR_CID_ROUTED, 1, send_to(&f, cfd, pkt, 1200));
+#undef EXPECT
+
+  /* random datagrams: every one is counted once, as delivered or dropped */
+  assert_int_equal(qs_steer_read_counters(f.s, c0), 0);
+  for (i = 0; i < 3000; i++) {
+    uint16_t r;
+    assert_int_equal(qs_random(&r, sizeof r), 0);
+    len = r % 200;
+    assert_int_equal(qs_random(pkt, (size_t)len), 0);
+    send_to(&f, cfd, pkt, (size_t)len);
+    sent_random++;
+    if (i % 500 == 499)
+      delivered += drain(&f, 1 << 30, NULL, NULL, NULL);
+  }
+  delivered += drain(&f, 1 << 30, NULL, NULL, NULL);
+  assert_int_equal(qs_steer_read_counters(f.s, c1), 0);
+  assert_int_equal(c1[QS_CTR_RX] - c0[QS_CTR_RX], sent_random);
+  dropped = (c1[QS_CTR_DROP_EMPTY] - c0[QS_CTR_DROP_EMPTY]) +
+            (c1[QS_CTR_DROP_TRUNCATED] - c0[QS_CTR_DROP_TRUNCATED]) +
+            (c1[QS_CTR_DROP_CIDLEN] - c0[QS_CTR_DROP_CIDLEN]) +
+            (c1[QS_CTR_DROP_SHORT] - c0[QS_CTR_DROP_SHORT]);
+  assert_int_equal((uint64_t)delivered + dropped, sent_random);
+  assert_true(delivered > 0);
+  close(cfd);
+  fix_close(&f);
+}
+
+/* Closing a worker's socket makes its CIDs fall back (delivered elsewhere)
+ * instead of vanishing; registering a new socket restores the route. */
+static void test_socket_gone(void **state) {
+  struct fix f;
+  struct tag_check tc = {0, 0};
+  uint32_t counts[MAX_N] = {0};
+  uint64_t c0[QS_CTR_MAX], c1[QS_CTR_MAX];
+  uint8_t pkt[PKT_LEN], cid[QS_MAX_CIDLEN];
+  int cfd, i, len;
+  uint16_t port;
+
+  fix_open(&f, 4, AF_INET, ALG_AES1);
+  tc.cidlen = qs_cidconf_cid_len(&f.cc);
+  cfd = client_socket(AF_INET, 0);
+  close(f.fd[2]);
+  f.fd[2] = -1;
+  assert_int_equal(qs_steer_read_counters(f.s, c0), 0);
+  for (i = 0; i < 100; i++) {
+    len = qs_cidconf_mint(&f.cc, qs_rk_make(qs_steer_generation(f.s), 2), cid);
+    send_to(&f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, 2));
+  }
+  assert_int_equal(drain(&f, 100, counts, NULL, NULL), 100);
+  assert_int_equal(qs_steer_read_counters(f.s, c1), 0);
+  assert_int_equal(c1[QS_CTR_FB_SOCKET_GONE] - c0[QS_CTR_FB_SOCKET_GONE], 100);
+
+  port = f.port;
+  f.fd[2] = server_socket(AF_INET, &port);
+  assert_int_equal(qs_steer_register(f.s, 2, (uint32_t)f.group, f.fd[2]), 0);
+  assert_int_equal(qs_steer_read_counters(f.s, c0), 0);
+  for (i = 0; i < 100; i++) {
+    len = qs_cidconf_mint(&f.cc, qs_rk_make(qs_steer_generation(f.s), 2), cid);
+    send_to(&f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, 2));
+  }
+  assert_int_equal(drain(&f, 100, NULL, check_tag, &tc), 100);
+  assert_int_equal(tc.wrong, 0);
+  assert_int_equal(qs_steer_read_counters(f.s, c1), 0);
+  assert_int_equal(c1[QS_CTR_CID_ROUTED] - c0[QS_CTR_CID_ROUTED], 100);
+  close(cfd);
+  fix_close(&f);
+}
+
+/* A second open of a live instance is refused; the pins of a dead one are
+ * replaced, not trusted. */
+static void test_instances(void **state) {
+  struct qs_steer *a, *b;
+  char why[256], name[64];
+  pid_t pid;
+  int st;
+
+  snprintf(name, sizeof name, "test-inst-%d", (int)getpid());
+  assert_int_equal(qs_steer_open(&a, name, 0, why, sizeof why), 0);
+  assert_int_equal(qs_steer_serve(a, 1, 0), 0);
+  assert_int_equal(qs_steer_open(&b, name, 0, why, sizeof why), QS_ERR_BUSY);
+  assert_non_null(strstr(why, "already running"));
+  /* takeover joins as the next generation */
+  assert_int_equal(qs_steer_open(&b, name, QS_STEER_TAKEOVER, why, sizeof why), 0);
+  assert_int_equal(qs_steer_generation(b), qs_steer_generation(a) + 1);
+  assert_int_equal(qs_steer_serve(b, 1, 0), 0);
+  assert_int_equal(qs_steer_state(a), QS_GEN_DRAINING);
+  assert_int_equal(qs_steer_state(b), QS_GEN_SERVING);
+  qs_steer_close(a);
+  qs_steer_close(b);
+  {
+    char pin[128];
+    snprintf(pin, sizeof pin, "/sys/fs/bpf/quicsteer/%s", name);
+    assert_int_equal(access(pin, F_OK), -1); /* the last one out removes the pins */
+  }
+
+  /* a child opens and dies without closing: its pins are stale */
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct qs_steer *c;
+    _exit(qs_steer_open(&c, name, 0, why, sizeof why) == 0 ? 0 : 1);
+  }
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_int_equal(qs_steer_open(&a, name, 0, why, sizeof why), 0);
+  assert_int_equal(qs_steer_generation(a), 1);
+  qs_steer_close(a);
+  assert_int_not_equal(qs_steer_open(&a, "bad/name", 0, why, sizeof why), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_instances),
+      cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_socket_gone),
+      cmocka_unit_test(test_initial_spread),
+      cmocka_unit_test(test_cid_routing_v4),
+      cmocka_unit_test(test_cid_routing_v6),
+  };
+  if (qs_test_netns_enter() != 0)
+    return 1;
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
