@@ -256,7 +256,8 @@ int qs_steer(struct sk_reuseport_md *md) {
   __u64 n; /* 64-bit: a u32 gets zero-extended copies the verifier cannot relate */
   int rv, is_new = 0;
 
-  count(QS_CTR_RX);
+  /* no QS_CTR_RX here: every path ends in exactly one decision counter, so
+   * user space derives rx as their sum and the program saves a map update */
   len = md->len;
   if (len <= UDP_HDR_LEN) {
     count(QS_CTR_DROP_EMPTY);
@@ -272,8 +273,10 @@ int qs_steer(struct sk_reuseport_md *md) {
     return SK_DROP;
   }
   g = bpf_map_lookup_elem(&qs_global, &zero);
-  if (!g)
+  if (!g) {
+    count(QS_CTR_FB_KERNEL); /* cannot happen for an array; keeps the sum exact */
     return SK_PASS;
+  }
   /* before any lookup: an entry cached with a stale epoch is void */
   epoch = g->epoch;
   group = find_group(md, g);

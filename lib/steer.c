@@ -500,6 +500,7 @@ int qs_steer_read_counters(const struct qs_steer *s, uint64_t out[QS_CTR_MAX]) {
   for (i = 0; i < QS_CTR_MAX; i++)
     if ((rv = qs_steer_sum_percpu(map_fd(s->skel->maps.qs_counters), i, &out[i])) != 0)
       return rv;
+  qs_ctr_sum_rx(out);
   return 0;
 }
 

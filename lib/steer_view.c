@@ -44,6 +44,7 @@ int qs_steer_view_counters(const struct qs_steer_view *v, uint64_t out[QS_CTR_MA
   for (i = 0; i < QS_CTR_MAX; i++)
     if ((rv = qs_steer_sum_percpu(v->counters, i, &out[i])) != 0)
       return rv;
+  qs_ctr_sum_rx(out);
   return 0;
 }
 

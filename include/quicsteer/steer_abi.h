@@ -140,7 +140,8 @@ enum qs_gen_state {
 /* qs_counters: one per-CPU counter per decision.  Keep qs_ctr_names (lib)
  * and docs/steering.md in step. */
 enum qs_ctr {
-  QS_CTR_RX = 0,            /* datagrams the program saw */
+  QS_CTR_RX = 0,            /* datagrams the program saw: the sum of all others,
+                               filled in by user space (qs_ctr_sum_rx) */
   QS_CTR_INITIAL_HASH,      /* Initial/0-RTT with a client-chosen DCID, spread by hash */
   QS_CTR_CID_ROUTED,        /* a quicsteer CID, delivered to its worker's socket */
   QS_CTR_FB_UNROUTABLE,     /* fallback: config-rotation bits 0b111 */
@@ -157,5 +158,13 @@ enum qs_ctr {
   QS_CTR_DROP_SHORT,        /* dropped: short header below 21 octets */
   QS_CTR_MAX
 };
+
+/* Every datagram ends in exactly one decision counter; rx is their sum. */
+static inline void qs_ctr_sum_rx(uint64_t c[QS_CTR_MAX]) {
+  int i;
+  c[QS_CTR_RX] = 0;
+  for (i = QS_CTR_RX + 1; i < QS_CTR_MAX; i++)
+    c[QS_CTR_RX] += c[i];
+}
 
 #endif
