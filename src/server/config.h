@@ -1,0 +1,70 @@
+/* config.h: quicsteer-server's command line, parsed into one struct. */
+#ifndef QS_SERVER_CONFIG_H
+#define QS_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "quicsteer/lb.h"
+#include "quicsteer/steer_abi.h"
+
+#define QS_DEFAULT_PORT 4433
+#define QS_DEFAULT_INITIAL_RTT_MS 100
+#define QS_DEFAULT_DRAIN_TIMEOUT_S 5.0
+#define QS_DEFAULT_RETRY_AUTO_RATE 1000 /* new connections per second per worker */
+#define QS_NAME_MAX 64
+
+enum qs_retry_mode {
+  QS_RETRY_NEVER = 0,
+  QS_RETRY_ALWAYS = 1,
+  QS_RETRY_AUTO = 2,
+};
+
+struct qs_listen {
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  char text[64]; /* as given, for messages */
+};
+
+struct qs_config {
+  struct qs_listen listen[QS_MAX_GROUPS];
+  size_t nlisten;
+  unsigned workers;
+  const char *cert;
+  const char *key;
+  const char *root;
+  const char *name;
+  int no_bpf;
+  unsigned initial_rtt_ms;
+  int retry;
+  unsigned retry_auto_rate;
+  const char *qlog_dir;
+  uint8_t host_id[QS_HOST_ID_MAX];
+  size_t host_id_len;
+  const char *secret_file;
+  int log_level;
+  int have_metrics;
+  struct qs_listen metrics;
+  int takeover;
+  double drain_timeout;
+};
+
+enum {
+  QS_CONFIG_OK = 0,
+  QS_CONFIG_EXIT = 1,  /* --help or --version printed: exit 0 */
+  QS_CONFIG_USAGE = 2, /* bad command line: message printed, exit 2 */
+};
+
+/* qs_config_parse fills |cfg| from the command line.  Returns QS_CONFIG_*;
+ * on QS_CONFIG_USAGE one line starting "quicsteer-server: " was printed. */
+int qs_config_parse(struct qs_config *cfg, int argc, char **argv);
+
+/* qs_addr_parse parses "ADDR:PORT", "[V6ADDR]:PORT" or "*:PORT" into |out|.
+ * Returns 0 or -1. */
+int qs_addr_parse(struct qs_listen *out, const char *text);
+
+/* qs_addr_format writes |sa| as "1.2.3.4:443" or "[::1]:443". */
+const char *qs_addr_format(char *buf, size_t len, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,403 @@
+/* main.c: quicsteer-server start-up, steering set-up, signals and
+ * shutdown.  The main thread opens every socket, so that all errors are
+ * reported before anything serves, then runs one worker thread per
+ * --workers and waits for SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+
+#include "config.h"
+#include "conn.h"
+#include "fwd.h"
+#include "log.h"
+#include "server.h"
+#include "worker.h"
+#include "quicsteer/util.h"
+
+#define QS_EXIT_FAIL 1
+#define QS_EXIT_USAGE 2
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  fputs("quicsteer-server: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* The generation to serve as without kernel steering: 1, or with
+ * --takeover the first whose worker-0 relay name is free. */
+static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
+  for (unsigned g = 1; g < 65535; g++) {
+    struct qs_fwd_name n;
+    int fd;
+    qs_fwd_name_make(&n, cfg->name, (uint16_t)g, 0);
+    fd = qs_fwd_listen(&n);
+    if (fd >= 0) {
+      close(fd);
+      *gen = (uint16_t)g;
+      return 0;
+    }
+    if (fd != -EADDRINUSE)
+      return fd;
+    if (!cfg->takeover)
+      return -EADDRINUSE;
+  }
+  return -EADDRINUSE;
+}
+
+/* One QUIC-LB configuration per config-rotation codepoint: generation G
+ * mints with cr (G-1) mod 7 under the key HKDF(secret, "cid key", G || cr).
+ * With a secret file the keys of the six preceding generations can be
+ * derived as well, which lets this process recognise (and relay) their
+ * CIDs; a random secret knows only its own. */
+static int setup_keyring(struct qs_server *srv, int shared_secret) {
+  const struct qs_config *cfg = srv->cfg;
+  uint8_t cr = (uint8_t)((srv->generation - 1u) % QS_LB_MAX_CONFIGS);
+  uint32_t cidlen = QS_CID_LEN_DEFAULT;
+
+  if (1 + cfg->host_id_len + QS_RK_LEN + QS_CID_MIN_RANDOM > cidlen)
+    cidlen = (uint32_t)(1 + cfg->host_id_len + QS_RK_LEN + QS_CID_MIN_RANDOM);
+  memset(&srv->kr, 0, sizeof srv->kr);
+  for (uint8_t k = 0; k < QS_LB_MAX_CONFIGS; k++) {
+    unsigned back = (unsigned)((cr + QS_LB_MAX_CONFIGS - k) % QS_LB_MAX_CONFIGS);
+    uint8_t ctx[3], key[QS_LB_KEY_LEN];
+    unsigned g;
+    int rv;
+    if (back != 0 && !shared_secret)
+      continue;
+    if (back >= srv->generation)
+      continue;
+    g = srv->generation - back;
+    ctx[0] = (uint8_t)(g >> 8);
+    ctx[1] = (uint8_t)g;
+    ctx[2] = k;
+    if (qs_secret_derive(&srv->secret, "cid key", ctx, sizeof ctx, key, sizeof key) != 0)
+      return -1;
+    rv = qs_cidconf_init(&srv->kr.conf[k], k, cidlen, cfg->host_id, cfg->host_id_len, key, 0);
+    explicit_bzero(key, sizeof key);
+    if (rv != 0) {
+      die("cannot set up connection IDs: %s", qs_strerror(rv));
+      return -1;
+    }
+    srv->kr.valid[k] = 1;
+  }
+  srv->kr.mint_cr = cr;
+  srv->mint_cr = cr;
+  srv->cidlen = cidlen;
+  return 0;
+}
+
+static void free_keyring(struct qs_server *srv) {
+  for (int k = 0; k < QS_LB_MAX_CONFIGS; k++)
+    if (srv->kr.valid[k])
+      qs_cidconf_free(&srv->kr.conf[k]);
+  memset(&srv->kr, 0, sizeof srv->kr);
+}
+
+static int open_sockets(struct qs_server *srv) {
+  const struct qs_config *cfg = srv->cfg;
+  char a[64];
+  srv->ngroups = cfg->nlisten;
+  for (size_t g = 0; g < cfg->nlisten; g++) {
+    union qs_sa addr;
+    memset(&addr, 0, sizeof addr);
+    memcpy(&addr, &cfg->listen[g].addr, cfg->listen[g].addrlen);
+    /* someone else on the port? a reuseport bind would silently join them */
+    int rv = qs_udp_probe(&addr.sa, cfg->listen[g].addrlen);
+    if (rv == -EADDRINUSE && !cfg->takeover) {
+      die("%s is in use by another socket (another server? use --takeover to succeed a "
+          "running quicsteer-server)",
+          cfg->listen[g].text);
+      return -1;
+    }
+    if (rv != 0 && rv != -EADDRINUSE) {
+      die("cannot listen on %s: %s", cfg->listen[g].text, strerror(-rv));
+      return -1;
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+      struct qs_sock *sk = &srv->workers[i].socks[g];
+      int fd = qs_udp_open(&addr.sa, qs_sa_len(&addr));
+      socklen_t len = sizeof sk->bound;
+      if (fd < 0) {
+        die("cannot listen on %s: %s", cfg->listen[g].text, strerror(-fd));
+        return -1;
+      }
+      sk->fd = fd;
+      srv->workers[i].nsocks = g + 1;
+      if (getsockname(fd, &sk->bound.sa, &len) != 0) {
+        die("getsockname: %s", strerror(errno));
+        return -1;
+      }
+      /* port 0: the first socket picked the port, the others join it */
+      addr = sk->bound;
+    }
+    srv->group_addr[g] = srv->workers[0].socks[g].bound;
+    QS_DEBUG(QS_LOG_MAIN, "group %zu: %s", g, qs_addr_format(a, sizeof a, &addr.sa));
+  }
+  return 0;
+}
+
+static int setup_steering(struct qs_server *srv) {
+  int map[QS_MAX_GROUPS];
+  for (size_t g = 0; g < srv->ngroups; g++) {
+    map[g] = qs_steer_add_group(srv->steer, srv->workers[0].socks[g].fd);
+    if (map[g] < 0) {
+      die("cannot attach the steering program to %s: %s", srv->cfg->listen[g].text,
+          qs_strerror(map[g]));
+      return -1;
+    }
+  }
+  int rv = qs_steer_set_config(srv->steer, &srv->kr.conf[srv->mint_cr]);
+  if (rv != 0) {
+    die("cannot install the CID configuration for the kernel: %s", qs_strerror(rv));
+    return -1;
+  }
+  for (unsigned w = 0; w < srv->nworkers; w++)
+    for (size_t g = 0; g < srv->ngroups; g++) {
+      rv = qs_steer_register(srv->steer, (uint16_t)w, (uint32_t)map[g],
+                             srv->workers[w].socks[g].fd);
+      if (rv != 0) {
+        die("cannot register worker %u: %s", w, qs_strerror(rv));
+        return -1;
+      }
+    }
+  return 0;
+}
+
+static void report(const struct qs_server *srv, const char *why) {
+  char line[512], a[64];
+  size_t n = 0;
+  for (size_t g = 0; g < srv->ngroups; g++)
+    n += (size_t)snprintf(line + n, sizeof line - n, "%s%s", g ? ", " : "",
+                          qs_addr_format(a, sizeof a, &srv->group_addr[g].sa));
+  printf("quicsteer-server: listening on %s\n", line);
+  printf("quicsteer-server: workers: %u (instance %s, generation %u)\n", srv->nworkers,
+         srv->cfg->name, srv->generation);
+  if (srv->steer)
+    printf("quicsteer-server: steering: kernel (BPF)\n");
+  else
+    printf("quicsteer-server: steering: user space (%s)\n", why);
+  if (srv->stats.file_backed)
+    printf("quicsteer-server: stats: %s\n", srv->stats.path);
+  fflush(stdout);
+}
+
+static int wait_for_stop(void) {
+  sigset_t set;
+  int sig;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  for (;;) {
+    if (sigwait(&set, &sig) != 0)
+      continue;
+    if (sig == SIGINT || sig == SIGTERM)
+      return sig;
+  }
+}
+
+int main(int argc, char **argv) {
+  static struct qs_config cfg;
+  static struct qs_server srv;
+  struct qs_metrics metrics = {.fd = -1};
+  char err[512], why[256] = "", warn[512];
+  int rv, exit_code = QS_EXIT_FAIL, have_secret = 0, tls_ok = 0, stats_ok = 0;
+  sigset_t set;
+
+  rv = qs_config_parse(&cfg, argc, argv);
+  if (rv == QS_CONFIG_EXIT)
+    return 0;
+  if (rv != QS_CONFIG_OK)
+    return QS_EXIT_USAGE;
+  qs_log_level = cfg.log_level;
+  srv.cfg = &cfg;
+  srv.nworkers = cfg.workers;
+  srv.root.fd = -1;
+  srv.initial_rtt = (ngtcp2_duration)cfg.initial_rtt_ms * NGTCP2_MILLISECONDS;
+  srv.retry_auto_per_window = cfg.retry_auto_rate / (NGTCP2_SECONDS / QS_RATE_WINDOW);
+  if (srv.retry_auto_per_window < 1)
+    srv.retry_auto_per_window = 1;
+
+  signal(SIGPIPE, SIG_IGN);
+  /* workers inherit this mask: only the main thread takes the signals */
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+  gnutls_global_init();
+  if (qs_tls_init(&srv.tls, cfg.cert, cfg.key, err, sizeof err) != 0) {
+    die("%s", err);
+    goto out;
+  }
+  tls_ok = 1;
+  rv = qs_docroot_open(&srv.root, cfg.root);
+  if (rv != 0) {
+    die("cannot serve document root %s: %s", cfg.root, strerror(-rv));
+    goto out;
+  }
+  if (cfg.qlog_dir && access(cfg.qlog_dir, W_OK) != 0) {
+    die("cannot write qlog files into %s: %s", cfg.qlog_dir, strerror(errno));
+    goto out;
+  }
+  if (cfg.secret_file) {
+    rv = qs_secret_load(&srv.secret, cfg.secret_file);
+    if (rv != 0) {
+      die("cannot use secret file %s: %s", cfg.secret_file,
+          rv == QS_ERR_SYS ? strerror(errno) : qs_strerror(rv));
+      goto out;
+    }
+    have_secret = 1;
+  } else if (qs_secret_random(&srv.secret) != 0) {
+    die("no randomness for the secret");
+    goto out;
+  }
+  if (qs_token_key_init(&srv.token_key, &srv.secret) != 0) {
+    die("cannot derive the token key");
+    goto out;
+  }
+
+  srv.workers = calloc(srv.nworkers, sizeof *srv.workers);
+  if (!srv.workers) {
+    die("out of memory");
+    goto out;
+  }
+  for (unsigned i = 0; i < srv.nworkers; i++) {
+    srv.workers[i].fwd_fd = srv.workers[i].stopfd = -1;
+    for (int g = 0; g < QS_MAX_GROUPS; g++)
+      srv.workers[i].socks[g].fd = -1;
+  }
+
+  /* steering first: it decides the generation */
+  if (cfg.no_bpf) {
+    snprintf(why, sizeof why, "--no-bpf");
+  } else {
+    rv = qs_steer_open(&srv.steer, cfg.name, cfg.takeover ? QS_STEER_TAKEOVER : 0, err,
+                       sizeof err);
+    if (rv == QS_ERR_NOBPF) {
+      snprintf(why, sizeof why, "BPF unavailable: %s", err[0] ? err : qs_strerror(rv));
+      srv.steer = NULL;
+    } else if (rv == QS_ERR_BUSY) {
+      die("instance '%s' is already running (use --takeover to succeed it, or another --name)",
+          cfg.name);
+      srv.steer = NULL;
+      goto out;
+    } else if (rv != 0) {
+      die("cannot set up steering for instance '%s': %s", cfg.name,
+          err[0] ? err : qs_strerror(rv));
+      srv.steer = NULL;
+      goto out;
+    }
+  }
+  if (srv.steer) {
+    srv.generation = qs_steer_generation(srv.steer);
+  } else {
+    rv = userspace_generation(&cfg, &srv.generation);
+    if (rv == -EADDRINUSE) {
+      die("instance '%s' is already running (use --takeover to succeed it, or another --name)",
+          cfg.name);
+      goto out;
+    }
+    if (rv != 0) {
+      die("cannot create the relay sockets: %s", strerror(-rv));
+      goto out;
+    }
+  }
+  if (setup_keyring(&srv, have_secret) != 0)
+    goto out;
+
+  for (unsigned i = 0; i < srv.nworkers; i++) {
+    struct qs_worker *w = &srv.workers[i];
+    qs_fwd_name_make(&w->fwd_name, cfg.name, srv.generation, (uint16_t)i);
+    w->fwd_fd = qs_fwd_listen(&w->fwd_name);
+    if (w->fwd_fd < 0) {
+      if (w->fwd_fd == -EADDRINUSE)
+        die("instance '%s' generation %u is already running", cfg.name, srv.generation);
+      else
+        die("cannot create relay socket: %s", strerror(-w->fwd_fd));
+      goto out;
+    }
+  }
+  if (open_sockets(&srv) != 0)
+    goto out;
+  if (srv.steer && setup_steering(&srv) != 0)
+    goto out;
+  if (qs_stats_open(&srv.stats, cfg.name, srv.generation, srv.nworkers, srv.steer != NULL, warn,
+                    sizeof warn) != 0) {
+    die("out of memory for statistics");
+    goto out;
+  }
+  stats_ok = 1;
+  if (warn[0])
+    QS_WARN(QS_LOG_MAIN, "%s; statistics only via --metrics", warn);
+  if (cfg.have_metrics &&
+      qs_metrics_start(&metrics, &cfg.metrics, &srv.stats, srv.steer, err, sizeof err) != 0) {
+    die("%s", err);
+    goto out;
+  }
+
+  for (unsigned i = 0; i < srv.nworkers; i++) {
+    if (qs_worker_init(&srv.workers[i], &srv, (uint16_t)i) != 0) {
+      die("cannot set up worker %u", i);
+      goto stop;
+    }
+  }
+  for (unsigned i = 0; i < srv.nworkers; i++) {
+    if (qs_worker_start(&srv.workers[i]) != 0) {
+      die("cannot start worker %u", i);
+      goto stop;
+    }
+  }
+  if (srv.steer) {
+    rv = qs_steer_serve(srv.steer, srv.nworkers, srv.mint_cr);
+    if (rv != 0) {
+      die("cannot switch new connections to this process: %s", qs_strerror(rv));
+      goto stop;
+    }
+  }
+  report(&srv, why);
+  if (cfg.have_metrics)
+    QS_INFO(QS_LOG_MAIN, "metrics on %s", cfg.metrics.text);
+
+  rv = wait_for_stop();
+  QS_INFO(QS_LOG_MAIN, "%s: stopping (drain timeout %gs)", rv == SIGINT ? "SIGINT" : "SIGTERM",
+          cfg.drain_timeout);
+  exit_code = 0;
+
+stop:
+  for (unsigned i = 0; i < srv.nworkers; i++)
+    qs_worker_stop(&srv.workers[i]);
+  for (unsigned i = 0; i < srv.nworkers; i++)
+    qs_worker_join(&srv.workers[i]);
+out:
+  qs_metrics_stop(&metrics);
+  if (srv.steer)
+    qs_steer_close(srv.steer);
+  if (srv.workers) {
+    for (unsigned i = 0; i < srv.nworkers; i++)
+      qs_worker_free(&srv.workers[i]);
+    free(srv.workers);
+  }
+  if (stats_ok)
+    qs_stats_close(&srv.stats);
+  free_keyring(&srv);
+  qs_secret_wipe(&srv.secret);
+  qs_docroot_close(&srv.root);
+  if (tls_ok)
+    qs_tls_free(&srv.tls);
+  gnutls_global_deinit();
+  if (exit_code == 0)
+    QS_INFO(QS_LOG_MAIN, "stopped");
+  return exit_code;
+}

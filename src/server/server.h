@@ -1,0 +1,57 @@
+/* server.h: what all workers of one quicsteer-server process share.
+ *
+ * Everything here is set up by the main thread before the workers start
+ * and only read afterwards (the stats records are each written by their own
+ * worker), so the per-packet path takes no lock.
+ */
+#ifndef QS_SERVER_SERVER_H
+#define QS_SERVER_SERVER_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include <ngtcp2/ngtcp2.h>
+
+#include "config.h"
+#include "http.h"
+#include "quicsteer/lb.h"
+#include "quicsteer/reset.h"
+#include "quicsteer/steer.h"
+#include "stats.h"
+#include "tls.h"
+#include "token.h"
+#include "udp.h"
+
+struct qs_worker;
+
+struct qs_server {
+  const struct qs_config *cfg;
+  struct qs_tls tls;
+  struct qs_secret secret;
+  struct qs_token_key token_key;
+  struct qs_keyring kr;
+  uint8_t mint_cr;
+  uint32_t cidlen;
+  uint16_t generation;
+  struct qs_docroot root;
+  struct qs_steer *steer; /* NULL: steering in user space */
+  struct qs_stats stats;
+  struct qs_worker *workers;
+  unsigned nworkers;
+  size_t ngroups;
+  union qs_sa group_addr[QS_MAX_GROUPS]; /* bound addresses, port resolved */
+  ngtcp2_duration initial_rtt;
+  uint64_t retry_auto_per_window;
+
+  /* worker start-up handshake */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  unsigned nready;
+  int start_failed;
+};
+
+/* qs_now returns CLOCK_MONOTONIC in nanoseconds (ngtcp2's clock). */
+uint64_t qs_now(void);
+
+#endif

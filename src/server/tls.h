@@ -1,0 +1,35 @@
+/* tls.h: the server's TLS 1.3 credentials (GnuTLS) and per-connection
+ * sessions wired to ngtcp2 through libngtcp2_crypto_gnutls.
+ *
+ * Credentials and the priority cache are loaded once and then only read,
+ * which GnuTLS allows from any thread.
+ */
+#ifndef QS_SERVER_TLS_H
+#define QS_SERVER_TLS_H
+
+#include <stddef.h>
+
+#include <gnutls/gnutls.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+struct qs_tls {
+  gnutls_certificate_credentials_t cred;
+  gnutls_priority_t prio;
+};
+
+/* qs_tls_init loads the PEM certificate chain |cert| and its private key
+ * |key|.  On failure writes one sentence to |err| and returns -1 (a file
+ * that cannot be read, a malformed file, or a key that does not match the
+ * certificate). */
+int qs_tls_init(struct qs_tls *t, const char *cert, const char *key, char *err, size_t errlen);
+void qs_tls_free(struct qs_tls *t);
+
+/* qs_tls_session_new makes a server session offering ALPN "h3" and
+ * configured for QUIC; |ref| is how ngtcp2's crypto callbacks find the
+ * connection.  Returns 0 or -1. */
+int qs_tls_session_new(const struct qs_tls *t, gnutls_session_t *ps, ngtcp2_crypto_conn_ref *ref);
+
+/* qs_tls_alpn_is_h3 returns 1 if the handshake selected ALPN "h3". */
+int qs_tls_alpn_is_h3(gnutls_session_t s);
+
+#endif

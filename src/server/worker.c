@@ -1,0 +1,429 @@
+/* worker.c: see worker.h. */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "conn.h"
+#include "relay.h"
+#include "log.h"
+#include "quicsteer/quic_header.h"
+#include "quicsteer/util.h"
+#include "server.h"
+#include "stateless.h"
+#include "stats.h"
+#include "token.h"
+
+uint64_t qs_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * NGTCP2_SECONDS + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- small services for connections ---- */
+
+void qs_worker_rand(struct qs_worker *w, uint8_t *buf, size_t len) {
+  /* xorshift128+: fast, and ngtcp2 only wants unpredictability-free bits here */
+  while (len) {
+    uint64_t s1 = w->prng[0], s0 = w->prng[1], r;
+    size_t n = len < 8 ? len : 8;
+    w->prng[0] = s0;
+    s1 ^= s1 << 23;
+    w->prng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    r = w->prng[1] + s0;
+    memcpy(buf, &r, n);
+    buf += n;
+    len -= n;
+  }
+}
+
+int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid) {
+  const struct qs_server *srv = w->srv;
+  int n = qs_cidconf_mint(&srv->kr.conf[srv->mint_cr], w->rk, cid->data);
+  if (n < 0)
+    return -1;
+  cid->datalen = (size_t)n;
+  return 0;
+}
+
+void qs_worker_mark_dirty(struct qs_worker *w, struct qs_conn *c) {
+  if (c->dirty)
+    return;
+  c->dirty = 1;
+  c->next_dirty = w->dirty;
+  w->dirty = c;
+}
+
+void qs_worker_flush(struct qs_worker *w) {
+  while (w->dirty) {
+    struct qs_conn *c = w->dirty;
+    w->dirty = c->next_dirty;
+    c->next_dirty = NULL;
+    c->dirty = 0;
+    if (c->state == QS_CONN_OPEN)
+      qs_conn_write(c);
+  }
+}
+
+void qs_worker_reap(struct qs_worker *w) {
+  qs_worker_flush(w);
+  while (w->dead) {
+    struct qs_conn *c = w->dead;
+    w->dead = c->next_dead;
+    qs_conn_free(c);
+  }
+  if (w->stopping && w->nconns == 0)
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+void qs_worker_block(struct qs_worker *w, struct qs_conn *c) {
+  struct qs_sock *sk = &w->socks[c->group];
+  if (c->blocked)
+    return;
+  c->blocked = 1;
+  c->next_blocked = sk->blocked;
+  sk->blocked = c;
+  if (!ev_is_active(&sk->wio))
+    ev_io_start(w->loop, &sk->wio);
+}
+
+int qs_worker_send_raw(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *buf,
+                       size_t len) {
+  struct qs_sock *sk = &w->socks[d->group];
+  size_t sent;
+  int rv = qs_udp_send(sk->fd, sk->wildcard, &d->local, &d->remote, d->remotelen, 0, buf, len, 0,
+                       &w->gso_ok, &sent);
+  if (rv == 0) {
+    QS_STAT_ADD(w->st, dgrams_tx, 1);
+    QS_STAT_ADD(w->st, bytes_tx, len);
+  }
+  return rv;
+}
+
+/* ---- the per-datagram decision ---- */
+
+static int retry_needed(struct qs_worker *w, uint64_t now) {
+  const struct qs_server *srv = w->srv;
+  switch (srv->cfg->retry) {
+  case QS_RETRY_ALWAYS:
+    return 1;
+  case QS_RETRY_AUTO:
+    if (now - w->initial_window_start > QS_RATE_WINDOW) {
+      w->initial_window_start = now;
+      w->initials_in_window = 0;
+    }
+    return w->initials_in_window >= srv->retry_auto_per_window;
+  default:
+    return 0;
+  }
+}
+
+static void new_connection(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *data,
+                           size_t len) {
+  ngtcp2_pkt_hd hd;
+  ngtcp2_cid odcid;
+  const ngtcp2_cid *pod = NULL;
+  uint64_t now = qs_now();
+  int rv = ngtcp2_accept(&hd, data, len);
+
+  if (rv == NGTCP2_ERR_RETRY)
+    return; /* 0-RTT ahead of its Initial: we keep no 0-RTT state */
+  if (rv != 0) {
+    QS_STAT_ADD(w->st, drop_bad, 1);
+    return;
+  }
+  if (w->stopping) {
+    qs_stateless_close(w, d, &hd, NGTCP2_CONNECTION_REFUSED);
+    return;
+  }
+  if (hd.token.len && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+    if (qs_token_retry_check(&w->srv->token_key, &odcid, hd.token.base, hd.token.len,
+                             hd.version, &d->remote.sa, d->remotelen, &hd.dcid, now) != 0) {
+      QS_DEBUG(w->index, "invalid Retry token");
+      qs_stateless_close(w, d, &hd, NGTCP2_INVALID_TOKEN);
+      return;
+    }
+    pod = &odcid;
+  }
+  if (!pod && retry_needed(w, now)) {
+    qs_stateless_retry(w, d, &hd);
+    return;
+  }
+  w->initials_in_window++;
+  qs_conn_accept(w, d, &hd, pod, data, len);
+}
+
+static uint8_t long_type(uint32_t version, uint8_t first) {
+  /* the v2 draft ngtcp2 0.12 speaks numbers its types as RFC 9369 does */
+  if (version == NGTCP2_PROTO_VER_V2_DRAFT)
+    return qs_hdr_long_type(QS_VERSION_V2, first);
+  return qs_hdr_long_type(version, first);
+}
+
+void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *data,
+                           size_t len, int forwarded) {
+  const struct qs_server *srv = w->srv;
+  struct qs_hdr h;
+  struct qs_conn *c;
+  const uint8_t *dcid;
+  uint8_t type;
+  uint32_t rk;
+  int rv = qs_hdr_parse(&h, data, (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len));
+
+  if (rv == QS_ERR_CIDLEN && h.type == QS_PKT_LONG_OTHER) {
+    /* an unknown version may have long CIDs (RFC 8999) */
+    qs_stateless_vneg(w, d, data, len);
+    return;
+  }
+  if (rv != 0) {
+    QS_STAT_ADD(w->st, drop_bad, 1);
+    return;
+  }
+  type = h.type;
+  if (type == QS_PKT_SHORT) {
+    if (len < QS_SHORT_MIN_LEN || qs_hdr_set_short_dcid(&h, (uint32_t)len, srv->cidlen) != 0) {
+      QS_STAT_ADD(w->st, drop_bad, 1);
+      return;
+    }
+  } else if (h.version == QS_VERSION_NEG) {
+    return; /* version negotiation is for clients */
+  } else if (h.version != NGTCP2_PROTO_VER_V1 && h.version != NGTCP2_PROTO_VER_V2_DRAFT) {
+    qs_stateless_vneg(w, d, data, len);
+    return;
+  } else {
+    type = long_type(h.version, data[0]);
+  }
+  dcid = data + h.dcid_off;
+
+  c = qs_cidtab_find(&w->tab, dcid, h.dcid_len);
+  if (c) {
+    qs_conn_recv(c, d, data, len);
+    return;
+  }
+  /* not ours: maybe another worker's (a migrated client the kernel hashed
+   * elsewhere, or a predecessor generation's connection) */
+  if (!forwarded && qs_keyring_route(&srv->kr, dcid, h.dcid_len, &rk) == 0) {
+    uint16_t gen = qs_rk_generation(rk), wk = qs_rk_worker(rk);
+    if (gen == srv->generation && wk != w->index && wk < srv->nworkers) {
+      qs_relay(w, d, data, len, gen, wk);
+      return;
+    }
+    if (gen != srv->generation && wk < QS_MAX_WORKERS && qs_relay(w, d, data, len, gen, wk) == 0)
+      return;
+  }
+  switch (type) {
+  case QS_PKT_INITIAL:
+    new_connection(w, d, data, len);
+    break;
+  case QS_PKT_SHORT:
+    qs_stateless_reset(w, d, dcid, h.dcid_len, len);
+    break;
+  default:
+    /* 0-RTT, Handshake or Retry for a connection we do not have */
+    break;
+  }
+}
+
+/* ---- event callbacks ---- */
+
+#define QS_READ_ROUNDS 4 /* batches per wake-up before timers get a turn */
+
+static void sock_read_cb(struct ev_loop *loop, ev_io *io, int revents) {
+  struct qs_sock *sk = io->data;
+  struct qs_worker *w = sk->w;
+  (void)loop;
+  (void)revents;
+  for (int round = 0; round < QS_READ_ROUNDS; round++) {
+    int n = qs_udp_recv(sk->fd, &w->rx, QS_RX_MAX_UDP, 1);
+    if (n <= 0) {
+      if (n < 0)
+        QS_DEBUG(w->index, "recvmmsg: %s", strerror(-n));
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      struct qs_dgram d;
+      int len;
+      d.group = sk->group;
+      len = qs_udp_meta(&w->rx, i, &sk->bound, &d);
+      if (len < 0) {
+        QS_STAT_ADD(w->st, drop_bad, 1);
+        continue;
+      }
+      QS_STAT_ADD(w->st, dgrams_rx, 1);
+      QS_STAT_ADD(w->st, bytes_rx, (unsigned)len);
+      qs_worker_on_datagram(w, &d, w->rx.bufs + (size_t)i * QS_RX_SLOT, (size_t)len, 0);
+    }
+    qs_worker_flush(w);
+    if (n < QS_RX_BATCH)
+      break;
+  }
+  qs_worker_reap(w);
+}
+
+static void sock_write_cb(struct ev_loop *loop, ev_io *io, int revents) {
+  struct qs_sock *sk = io->data;
+  struct qs_worker *w = sk->w;
+  struct qs_conn *list = sk->blocked;
+  (void)revents;
+  sk->blocked = NULL;
+  while (list) {
+    struct qs_conn *c = list;
+    list = c->next_blocked;
+    c->next_blocked = NULL;
+    if (qs_conn_resume_tx(c) != 0) {
+      /* still full: put this one and the rest back */
+      c->next_blocked = list;
+      list = c;
+      while (list) {
+        struct qs_conn *n = list->next_blocked;
+        list->next_blocked = sk->blocked;
+        sk->blocked = list;
+        list = n;
+      }
+      break;
+    }
+    qs_conn_write(c);
+  }
+  if (!sk->blocked)
+    ev_io_stop(loop, &sk->wio);
+  qs_worker_reap(w);
+}
+
+static void goaway_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  struct qs_worker *w = t->data;
+  (void)loop;
+  (void)revents;
+  for (struct qs_conn *c = w->conns, *next; c; c = next) {
+    next = c->next;
+    qs_conn_shutdown(c, 1);
+  }
+  qs_worker_reap(w);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  struct qs_worker *w = t->data;
+  (void)loop;
+  (void)revents;
+  if (w->nconns)
+    QS_INFO(w->index, "drain timeout: closing %zu connection(s)", w->nconns);
+  for (struct qs_conn *c = w->conns, *next; c; c = next) {
+    next = c->next;
+    qs_conn_close_now(c);
+  }
+  qs_worker_reap(w);
+}
+
+static void stop_cb(struct ev_loop *loop, ev_io *io, int revents) {
+  struct qs_worker *w = io->data;
+  double drain = w->srv->cfg->drain_timeout;
+  uint64_t v;
+  (void)revents;
+  if (read(w->stopfd, &v, sizeof v) < 0 || w->stopping)
+    return;
+  w->stopping = 1;
+  ev_io_stop(loop, io);
+  QS_DEBUG(w->index, "stopping: %zu connection(s)", w->nconns);
+  /* GOAWAY now; the final GOAWAY a little later, for requests in flight;
+   * CONNECTION_CLOSE for everything at the deadline */
+  for (struct qs_conn *c = w->conns, *next; c; c = next) {
+    next = c->next;
+    qs_conn_shutdown(c, 0);
+  }
+  ev_timer_set(&w->goaway_timer, drain / 2 < 0.1 ? drain / 2 : 0.1, 0.);
+  ev_timer_start(loop, &w->goaway_timer);
+  ev_timer_set(&w->deadline_timer, drain, 0.);
+  ev_timer_start(loop, &w->deadline_timer);
+  qs_worker_reap(w);
+}
+
+/* ---- life cycle ---- */
+
+int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
+  w->srv = srv;
+  w->index = index;
+  w->rk = qs_rk_make(srv->generation, index);
+  w->st = &srv->stats.w[index];
+  w->gso_ok = w->nsocks ? qs_udp_gso_supported(w->socks[0].fd) : 0;
+  w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->stopfd < 0)
+    return -1;
+  if (qs_random(w->prng, sizeof w->prng) != 0 || qs_cidtab_init(&w->tab) != 0 ||
+      qs_rxbatch_init(&w->rx) != 0)
+    return -1;
+  w->txbuf = malloc(QS_TX_BUF);
+  w->loop = ev_loop_new(EVFLAG_AUTO);
+  if (!w->txbuf || !w->loop)
+    return -1;
+  for (size_t g = 0; g < w->nsocks; g++) {
+    struct qs_sock *sk = &w->socks[g];
+    sk->w = w;
+    sk->group = (int)g;
+    sk->wildcard = qs_sa_is_any(&sk->bound);
+    ev_io_init(&sk->rio, sock_read_cb, sk->fd, EV_READ);
+    sk->rio.data = sk;
+    ev_io_start(w->loop, &sk->rio);
+    ev_io_init(&sk->wio, sock_write_cb, sk->fd, EV_WRITE);
+    sk->wio.data = sk;
+  }
+  if (qs_relay_init(w) != 0)
+    return -1;
+  ev_io_init(&w->stop_io, stop_cb, w->stopfd, EV_READ);
+  w->stop_io.data = w;
+  ev_io_start(w->loop, &w->stop_io);
+  ev_timer_init(&w->goaway_timer, goaway_cb, 0., 0.);
+  w->goaway_timer.data = w;
+  ev_timer_init(&w->deadline_timer, deadline_cb, 0., 0.);
+  w->deadline_timer.data = w;
+  return 0;
+}
+
+static void *worker_main(void *arg) {
+  struct qs_worker *w = arg;
+  ev_run(w->loop, 0);
+  for (struct qs_conn *c = w->conns, *next; c; c = next) {
+    next = c->next;
+    qs_conn_kill(c);
+  }
+  qs_worker_reap(w);
+  return NULL;
+}
+
+int qs_worker_start(struct qs_worker *w) {
+  if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+    return -1;
+  w->started = 1;
+  return 0;
+}
+
+void qs_worker_stop(struct qs_worker *w) {
+  uint64_t one = 1;
+  if (w->stopfd >= 0 && write(w->stopfd, &one, sizeof one) != sizeof one)
+    QS_WARN(QS_LOG_MAIN, "cannot signal worker %u", w->index);
+}
+
+void qs_worker_join(struct qs_worker *w) {
+  if (w->started)
+    pthread_join(w->thread, NULL);
+  w->started = 0;
+}
+
+void qs_worker_free(struct qs_worker *w) {
+  for (size_t g = 0; g < w->nsocks; g++)
+    if (w->socks[g].fd >= 0)
+      close(w->socks[g].fd);
+  qs_relay_free(w);
+  if (w->stopfd >= 0)
+    close(w->stopfd);
+  if (w->loop)
+    ev_loop_destroy(w->loop);
+  qs_cidtab_free(&w->tab);
+  qs_rxbatch_free(&w->rx);
+  free(w->txbuf);
+  w->loop = NULL;
+}

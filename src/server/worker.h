@@ -1,0 +1,142 @@
+/* worker.h: one worker thread: its own libev loop, its own UDP socket per
+ * listen group (all workers' sockets for one address form one SO_REUSEPORT
+ * group), its forwarding socket and its connection table.  Nothing on the
+ * per-datagram path is shared with another worker.
+ */
+#ifndef QS_SERVER_WORKER_H
+#define QS_SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <ngtcp2/ngtcp2.h>
+
+#include "cidtab.h"
+#include "fwd.h"
+#include "quicsteer/steer_abi.h"
+#include "quicsteer/wstats.h"
+#include "udp.h"
+
+struct qs_server;
+struct qs_conn;
+
+struct qs_sock {
+  int fd;
+  int group;
+  union qs_sa bound;
+  int wildcard; /* bound to the any address: replies name their source */
+  ev_io rio;
+  ev_io wio; /* armed while connections wait for room in the send buffer */
+  struct qs_worker *w;
+  struct qs_conn *blocked; /* connections waiting for room */
+};
+
+/* an accepted relay connection from another worker */
+struct qs_fwd_peer {
+  ev_io io;
+  struct qs_worker *w;
+  struct qs_fwd_peer *prev, *next;
+};
+
+/* a relay connection to a worker of another generation */
+struct qs_fwd_out {
+  uint16_t generation, worker;
+  int fd;             /* -1: not connected */
+  uint64_t retry_at;  /* after a failed connect: do not retry before */
+};
+
+#define QS_FWD_OTHER 16 /* cached connections to other generations' workers */
+
+struct qs_worker {
+  struct qs_server *srv;
+  uint16_t index;
+  uint32_t rk; /* routing key minted into this worker's CIDs */
+  pthread_t thread;
+  int started;
+  struct ev_loop *loop;
+
+  struct qs_sock socks[QS_MAX_GROUPS];
+  size_t nsocks;
+  int fwd_fd; /* listening relay socket */
+  ev_io fwd_io;
+  struct qs_fwd_name fwd_name;
+  struct qs_fwd_peer *peers;                 /* relay connections to us */
+  int *fwd_same;                             /* to worker i of our generation, or -1 */
+  struct qs_fwd_out fwd_other[QS_FWD_OTHER]; /* to other generations */
+
+  int stopfd; /* eventfd: the main thread asks for a graceful stop */
+  ev_io stop_io;
+  ev_timer goaway_timer;
+  ev_timer deadline_timer;
+  int stopping;
+
+  struct qs_cidtab tab;
+  struct qs_wstats *st;
+  struct qs_rxbatch rx;
+  uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */
+  int gso_ok;
+  uint64_t prng[2];
+
+  struct qs_conn *conns; /* live connections */
+  size_t nconns;
+  struct qs_conn *dirty; /* to write after the current batch */
+  struct qs_conn *dead;  /* to free at the end of the current event */
+
+  /* rate limits over QS_RATE_WINDOW */
+  uint64_t reset_window_start;
+  unsigned resets_in_window;
+  uint64_t initial_window_start;
+  unsigned initials_in_window;
+};
+
+#define QS_RATE_WINDOW (100 * NGTCP2_MILLISECONDS)
+#define QS_RESETS_PER_WINDOW 100 /* stateless resets: 1000/s per worker */
+
+/* qs_worker_init prepares worker |index| (sockets already opened by the
+ * caller are in w->socks, the forwarding socket in w->fwd_fd).  Returns 0
+ * or -1. */
+int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index);
+
+/* qs_worker_start runs the worker's loop in a new thread. */
+int qs_worker_start(struct qs_worker *w);
+
+/* qs_worker_stop asks the worker (from another thread) to stop gracefully. */
+void qs_worker_stop(struct qs_worker *w);
+
+void qs_worker_join(struct qs_worker *w);
+void qs_worker_free(struct qs_worker *w);
+
+/* qs_worker_on_datagram decides what to do with one datagram: process it
+ * for a connection of this worker, relay it to its owner, start a new
+ * connection, or answer it statelessly.  |forwarded| marks a datagram
+ * another worker relayed here (never relayed again). */
+void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *data,
+                           size_t len, int forwarded);
+
+/* qs_worker_send_raw sends one datagram outside any connection (stateless
+ * answers) from the socket of d->group.  Returns 0 or -errno. */
+int qs_worker_send_raw(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *buf,
+                       size_t len);
+
+/* qs_worker_flush writes every connection marked dirty. */
+void qs_worker_flush(struct qs_worker *w);
+
+/* qs_worker_mark_dirty queues |c| for qs_conn_write after the batch. */
+void qs_worker_mark_dirty(struct qs_worker *w, struct qs_conn *c);
+
+/* qs_worker_block queues |c| until the socket of its group has room. */
+void qs_worker_block(struct qs_worker *w, struct qs_conn *c);
+
+/* qs_worker_mint writes a fresh CID for this worker into |cid|. */
+int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid);
+
+/* qs_worker_rand fills |buf| from the worker's non-cryptographic PRNG
+ * (ngtcp2's rand callback: packet number skips and the like). */
+void qs_worker_rand(struct qs_worker *w, uint8_t *buf, size_t len);
+
+/* qs_worker_reap frees connections that died during the current event and
+ * ends the loop when a stopping worker has none left. */
+void qs_worker_reap(struct qs_worker *w);
+
+#endif

@@ -1,0 +1,43 @@
+# quicsteer-server (docs/server.md): unit tests of its I/O-free modules and
+# system tests driving the real server on loopback with gtlsclient and
+# headless Chromium (python3 drivers, tests/test_server_*.py).  Each system
+# test starts its own server on port 0 under its own --name, so they can run
+# in parallel.  A missing peer program (gtlsclient, chromium) or, for the
+# kernel-steering variant, missing BPF: exit 77, reported as a skip.
+foreach(t test_server_cidtab test_server_http)
+  add_executable(${t} ${t}.c)
+  target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
+  add_test(NAME ${t} COMMAND ${t})
+endforeach()
+
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+set(QS_SRV $<TARGET_FILE:quicsteer-server>)
+function(qs_server_test name script)
+  add_test(NAME ${name}
+           COMMAND Python3::Interpreter ${CMAKE_CURRENT_SOURCE_DIR}/${script} ${QS_SRV} ${ARGN})
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+endfunction()
+
+qs_server_test(test_server_download_1 test_server_download.py 1 --no-bpf)
+qs_server_test(test_server_download_2 test_server_download.py 2 --no-bpf --big 200)
+qs_server_test(test_server_download_4 test_server_download.py 4 --no-bpf)
+qs_server_test(test_server_download_bpf test_server_download.py 2)
+qs_server_test(test_server_http_errors test_server_http.py)
+qs_server_test(test_server_badinput test_server_badinput.py)
+qs_server_test(test_server_migration_2 test_server_migration.py 2 --no-bpf)
+qs_server_test(test_server_migration_4 test_server_migration.py 4 --no-bpf)
+qs_server_test(test_server_migration_bpf_2 test_server_migration.py 2 --bpf)
+qs_server_test(test_server_migration_bpf_4 test_server_migration.py 4 --bpf)
+qs_server_test(test_server_sigterm test_server_sigterm.py 2)
+qs_server_test(test_server_chromium test_server_chromium.py)
+qs_server_test(test_server_robust test_server_robust.py)
+qs_server_test(test_server_retry test_server_features.py retry)
+qs_server_test(test_server_observe test_server_features.py observe)
+qs_server_test(test_server_takeover_userspace test_server_features.py takeover)
+
+# several worker threads (and relaying between them): the TSan build runs
+# these again
+set_tests_properties(test_server_download_2 test_server_download_4 test_server_migration_2
+                     test_server_migration_4 test_server_migration_bpf_2 test_server_sigterm
+                     test_server_robust test_server_takeover_userspace
+                     PROPERTIES LABELS tsan)

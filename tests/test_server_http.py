@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""test_server_http.py: quicsteer-server's HTTP/3 answers.
+
+    test_server_http.py SERVER
+
+Status codes and headers as gtlsclient prints them: 200 with content-type
+and content-length, HEAD without a body, 404, 405 with allow, 400 for ".."
+segments (plain and percent-encoded) and bad percent-encoding, 403 for a
+symbolic link leading out of the root (one staying inside is served),
+/bytes/N limits.
+"""
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_lib import (Server, check, finish, gtlsclient, need_gtlsclient,  # noqa: E402
+                             response_headers, tmpdir)
+
+
+def get(srv, path, method=None):
+    extra = ["-m", method] if method else []
+    r = gtlsclient("127.0.0.1", srv.port, [srv.url(path)], extra=extra, quiet=False)
+    return r.returncode, response_headers(r.stdout), r.stdout
+
+
+def main():
+    need_gtlsclient()
+    binary = sys.argv[1]
+    tmp = tmpdir("http")
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "dir"))
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<!DOCTYPE html><title>index</title>\n")
+    with open(os.path.join(root, "style.css"), "w") as f:
+        f.write("body{}\n")
+    with open(os.path.join(root, "dir", "index.html"), "w") as f:
+        f.write("dir index\n")
+    secret = os.path.join(tmp, "secret.txt")
+    with open(secret, "w") as f:
+        f.write("outside the root\n")
+    os.symlink(secret, os.path.join(root, "escape.txt"))
+    os.symlink(tmp, os.path.join(root, "up"))
+    os.symlink("index.html", os.path.join(root, "inner.html"))
+
+    srv = Server(binary, tmp, ["--workers", "2", "--no-bpf", "--root", root])
+    try:
+        rc, h, _ = get(srv, "/")
+        check(rc == 0 and h.get(":status") == "200", "GET / is 200")
+        check(h.get("content-type", "").startswith("text/html"), "index.html is text/html")
+        check(h.get("content-length") == str(os.path.getsize(os.path.join(root, "index.html"))),
+              "content-length is the file size")
+        check(h.get("server", "").startswith("quicsteer/"), "server header")
+
+        rc, h, _ = get(srv, "/style.css")
+        check(h.get(":status") == "200" and h.get("content-type", "").startswith("text/css"),
+              "style.css is 200 text/css")
+
+        rc, h, out = get(srv, "/style.css", "HEAD")
+        check(h.get(":status") == "200" and h.get("content-length") == "7", "HEAD is 200 with "
+              "the length")
+        check("stream 0x0 body" not in out, "HEAD has no body")
+
+        rc, h, _ = get(srv, "/missing.html")
+        check(h.get(":status") == "404", "missing file is 404")
+
+        rc, h, _ = get(srv, "/", "POST")
+        check(h.get(":status") == "405", "POST is 405")
+        check(h.get("allow") == "GET, HEAD", "405 carries allow: GET, HEAD")
+        rc, h, _ = get(srv, "/", "DELETE")
+        check(h.get(":status") == "405", "DELETE is 405")
+
+        for p in ("/../secret.txt", "/dir/../../secret.txt", "/%2e%2e/secret.txt",
+                  "/dir/%2E%2E/%2e%2e/secret.txt"):
+            rc, h, _ = get(srv, p)
+            check(h.get(":status") == "400", "%s is refused with 400" % p)
+        rc, h, _ = get(srv, "/a%zz")
+        check(h.get(":status") == "400", "bad percent-encoding is 400")
+        rc, h, _ = get(srv, "/a%00b")
+        check(h.get(":status") == "400", "encoded NUL is 400")
+
+        rc, h, _ = get(srv, "/escape.txt")
+        check(h.get(":status") == "403", "symlink to a file outside the root is 403")
+        rc, h, _ = get(srv, "/up/secret.txt")
+        check(h.get(":status") == "403", "path through a symlinked directory outside is 403")
+        rc, h, _ = get(srv, "/inner.html")
+        check(h.get(":status") == "200", "symlink inside the root is served")
+        rc, h, _ = get(srv, "/dir/")
+        check(h.get(":status") == "200" and h.get("content-length") == "10",
+              "directory serves its index.html")
+        rc, h, _ = get(srv, "/dir")
+        check(h.get(":status") == "200", "directory without slash serves its index.html")
+
+        rc, h, _ = get(srv, "/bytes/12345")
+        check(h.get(":status") == "200" and h.get("content-length") == "12345" and
+              h.get("content-type") == "application/octet-stream", "/bytes/12345 headers")
+        rc, h, _ = get(srv, "/bytes/12345", "HEAD")
+        check(h.get(":status") == "200" and h.get("content-length") == "12345",
+              "HEAD /bytes/12345")
+        rc, h, _ = get(srv, "/bytes/99999999999999")
+        check(h.get(":status") == "400", "/bytes/N above the cap is 400")
+        rc, h, _ = get(srv, "/bytes/12x")
+        check(h.get(":status") == "400", "/bytes/N with a non-number is 400")
+        rc, h, _ = get(srv, "/" + "a" * 1100)
+        check(h.get(":status") == "414", "a path over 1024 octets is 414")
+        check(srv.proc.poll() is None, "server still running")
+    finally:
+        srv.stop_and_check()
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
