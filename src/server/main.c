@@ -376,6 +376,12 @@ int main(int argc, char **argv) {
   exit_code = 0;
 
 stop:
+  {
+    unsigned n = 0;
+    for (unsigned i = 0; i < srv.nworkers; i++)
+      n += srv.workers[i].started ? 1u : 0u;
+    __atomic_store_n(&srv.draining, n, __ATOMIC_RELEASE);
+  }
   for (unsigned i = 0; i < srv.nworkers; i++)
     qs_worker_stop(&srv.workers[i]);
   for (unsigned i = 0; i < srv.nworkers; i++)

@@ -44,6 +44,11 @@ struct qs_server {
   ngtcp2_duration initial_rtt;
   uint64_t retry_auto_per_window;
 
+  /* graceful stop: workers still holding connections; the last one to
+   * reach zero ends every worker's loop (an idle worker keeps refusing new
+   * connections until then, since its socket still receives datagrams) */
+  unsigned draining;
+
   /* worker start-up handshake */
   pthread_mutex_t lock;
   pthread_cond_t cond;

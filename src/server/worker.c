@@ -78,8 +78,19 @@ void qs_worker_reap(struct qs_worker *w) {
     w->dead = c->next_dead;
     qs_conn_free(c);
   }
-  if (w->stopping && w->nconns == 0)
-    ev_break(w->loop, EVBREAK_ALL);
+  if (w->stopping && w->nconns == 0 && !w->drained) {
+    w->drained = 1;
+    if (__atomic_sub_fetch(&w->srv->draining, 1, __ATOMIC_ACQ_REL) == 0)
+      for (unsigned i = 0; i < w->srv->nworkers; i++)
+        if (w->srv->workers[i].started)
+          ev_async_send(w->srv->workers[i].loop, &w->srv->workers[i].finish);
+  }
+}
+
+static void finish_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  (void)a;
+  (void)revents;
+  ev_break(loop, EVBREAK_ALL);
 }
 
 void qs_worker_block(struct qs_worker *w, struct qs_conn *c) {
@@ -380,6 +391,8 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->goaway_timer.data = w;
   ev_timer_init(&w->deadline_timer, deadline_cb, 0., 0.);
   w->deadline_timer.data = w;
+  ev_async_init(&w->finish, finish_cb);
+  ev_async_start(w->loop, &w->finish);
   return 0;
 }
 

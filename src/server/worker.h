@@ -69,7 +69,9 @@ struct qs_worker {
   ev_io stop_io;
   ev_timer goaway_timer;
   ev_timer deadline_timer;
+  ev_async finish; /* every worker has drained: leave the loop */
   int stopping;
+  int drained; /* stopping, and no connection left */
 
   struct qs_cidtab tab;
   struct qs_wstats *st;
