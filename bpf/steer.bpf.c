@@ -16,6 +16,7 @@
  * Every decision is counted (enum qs_ctr).
  */
 #include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "quicsteer/steer_abi.h"
@@ -65,6 +66,7 @@ __noinline int qs_bpf_route(const struct qs_lbconf *conf, const union qs_cidkey 
 
 #define AF_INET 2
 #define AF_INET6 10
+#define ETH_P_IPV6 0x86DD
 #define UDP_HDR_LEN 8
 #define QS_COPY_LEN 48 /* >= 47: a v1/v2 long header's CIDs */
 #define QS_NEWSET_TRIES 4
@@ -168,12 +170,18 @@ static __always_inline int deliver(struct sk_reuseport_md *md, __u32 slot) {
   return 0;
 }
 
-/* The listen group of this datagram: the reuseport context's socket is one
- * of the group's, so its family, port and address name the group. */
+/* The listen group of this datagram.  Usually the family alone tells it
+ * (one IPv4 and one IPv6 listener), from a context field; otherwise the
+ * reuseport context's socket, one of the group's, names it by family, port
+ * and address. */
 static __always_inline __u32 find_group(struct sk_reuseport_md *md, const struct qs_global *g) {
-  struct bpf_sock *sk = md->sk;
+  __u32 known = md->eth_protocol == bpf_htons(ETH_P_IPV6) ? g->group_v6 : g->group_v4;
+  struct bpf_sock *sk;
   __u32 i, fam, port;
 
+  if (known != QS_GROUP_SEARCH)
+    return known;
+  sk = md->sk;
   if (!sk)
     return QS_NO_GROUP;
   fam = sk->family;
@@ -230,23 +238,32 @@ kernel:
   return SK_PASS;
 }
 
-/* Copy the |len| DCID octets at payload offset |off| into |key|, which is
- * zeroed: the helper does the variable-length part, no per-octet code. */
-static __always_inline int load_cid(struct sk_reuseport_md *md, union qs_cidkey *key, __u32 off,
-                                    __u64 len) {
-  /* keep the checked register the one the helper gets (see below) */
-  asm volatile("" : "+r"(len));
-  key->k.len = (__u32)len;
-  if (len == 0)
-    return 0;
-  if (len > QS_MAX_CIDLEN)
-    return -1;
-  return bpf_skb_load_bytes(md, UDP_HDR_LEN + off, key->k.cid, len);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the key masks below assume little-endian words"
+#endif
+
+/* The packet prefix is copied QS_PFX_SHIFT octets into an 8-aligned buffer,
+ * so that a short header's DCID (payload offset 1) starts 8-aligned: its key
+ * is then three word loads and a length mask, with no second copy. */
+#define QS_PFX_SHIFT 7
+#define QS_PFX_WORDS ((QS_PFX_SHIFT + QS_HDR_SPAN + 7) / 8)
+
+/* the low |n| octets (0..8) of a little-endian word */
+static __always_inline __u64 low_octets(__u32 n) {
+  return n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
+}
+
+static __always_inline void short_key(union qs_cidkey *key, const __u64 *pfx, __u32 len) {
+  key->w[0] = pfx[1] & low_octets(len);
+  key->w[1] = pfx[2] & low_octets(len > 8 ? len - 8 : 0);
+  key->w[2] = (pfx[3] & 0xffffffffULL & low_octets(len > 16 ? len - 16 : 0)) | ((__u64)len << 32);
 }
 
 SEC("sk_reuseport")
 int qs_steer(struct sk_reuseport_md *md) {
-  __u8 buf[QS_HDR_SPAN] = {};
+  __u64 pfx[QS_PFX_WORDS]; /* not zeroed: every read is within the copied
+                            * length, or masked by the CID length */
+  __u8 *buf = (__u8 *)pfx + QS_PFX_SHIFT;
   union qs_cidkey key = {};
   const struct qs_global *g;
   const struct qs_lbconf *conf = NULL;
@@ -293,10 +310,9 @@ int qs_steer(struct sk_reuseport_md *md) {
     conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
     if (conf && conf->valid)
       cidlen = qs_lb_cid_len(&conf->rc.p);
-    if (load_cid(md, &key, 1, cidlen) != 0) {
-      count(QS_CTR_DROP_SHORT);
-      return SK_DROP;
-    }
+    if (cidlen > QS_MAX_CIDLEN)
+      cidlen = QS_MAX_CIDLEN;
+    short_key(&key, pfx, cidlen);
   } else {
     if (rv == QS_ERR_TRUNCATED) {
       count(QS_CTR_DROP_TRUNCATED);
@@ -311,10 +327,9 @@ int qs_steer(struct sk_reuseport_md *md) {
       count(QS_CTR_FB_VERSION);
       return SK_PASS;
     }
-    if (load_cid(md, &key, h.dcid_off, h.dcid_len) != 0) {
-      count(QS_CTR_DROP_TRUNCATED);
-      return SK_DROP;
-    }
+    /* long headers (handshakes) are rarer: an unaligned octet copy */
+    qs_hdr_copy_cid(key.k.cid, buf, h.dcid_off, h.dcid_len);
+    key.k.len = h.dcid_len;
     if (h.type == QS_PKT_VERSION_NEG || h.type == QS_PKT_LONG_OTHER) {
       reason = QS_CTR_FB_VERSION;
       goto hash;
@@ -338,6 +353,11 @@ int qs_steer(struct sk_reuseport_md *md) {
   }
   if (group == QS_NO_GROUP) {
     reason = QS_CTR_FB_KERNEL;
+    goto hash;
+  }
+  /* most client-chosen DCIDs are not our length: no cache or decode for them */
+  if (key.k.len != qs_lb_cid_len(&conf->rc.p)) {
+    reason = QS_CTR_FB_CIDLEN;
     goto hash;
   }
   slot = qs_cidcache_slot(&key);

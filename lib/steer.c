@@ -108,6 +108,7 @@ static int init_fresh_state(struct qs_steer *s) {
   memset(&g, 0, sizeof g);
   g.abi = QS_ABI_VERSION;
   g.short_cid_len = QS_CID_LEN_DEFAULT;
+  g.group_v4 = g.group_v6 = QS_GROUP_SEARCH;
   if (qs_random(&g.hash_k0, sizeof g.hash_k0) != 0 || qs_random(&g.hash_k1, sizeof g.hash_k1) != 0)
     return QS_ERR_CRYPTO;
   if (bpf_map_update_elem(map_fd(s->skel->maps.qs_global), &zero, &g, BPF_ANY) != 0 ||
@@ -289,6 +290,22 @@ static int group_from_fd(int fd, struct qs_group *gr) {
   return 0;
 }
 
+/* Precompute the one group of each address family, if it has only one. */
+static void set_family_groups(struct qs_global *g) {
+  uint32_t i, n4 = 0, n6 = 0;
+  g->group_v4 = g->group_v6 = QS_GROUP_SEARCH;
+  for (i = 0; i < g->ngroups && i < QS_MAX_GROUPS; i++) {
+    if (g->groups[i].family == AF_INET && n4++ == 0)
+      g->group_v4 = i;
+    if (g->groups[i].family == AF_INET6 && n6++ == 0)
+      g->group_v6 = i;
+  }
+  if (n4 > 1)
+    g->group_v4 = QS_GROUP_SEARCH;
+  if (n6 > 1)
+    g->group_v6 = QS_GROUP_SEARCH;
+}
+
 int qs_steer_add_group(struct qs_steer *s, int fd) {
   struct qs_global g;
   struct qs_group gr;
@@ -311,6 +328,7 @@ int qs_steer_add_group(struct qs_steer *s, int fd) {
       goto out;
     }
     g.groups[g.ngroups++] = gr;
+    set_family_groups(&g);
     if (bpf_map_update_elem(map_fd(s->skel->maps.qs_global), &zero, &g, BPF_ANY) != 0) {
       rv = QS_ERR_SYS;
       goto out;

@@ -13,13 +13,14 @@
 #include "quicsteer/quic_header.h"
 #include "quicsteer/siphash.h"
 
-#define QS_ABI_VERSION 1
+#define QS_ABI_VERSION 2
 
 #define QS_MAX_GROUPS 4    /* reuseport groups (listen addresses) per instance */
 #define QS_MAX_WORKERS 128 /* workers per generation */
 #define QS_GEN_SLOTS 8     /* generations whose sockets can be registered at once */
 #define QS_MAX_SOCKS (QS_GEN_SLOTS * QS_MAX_WORKERS * QS_MAX_GROUPS)
 #define QS_NO_SLOT 0xffffffffu
+#define QS_GROUP_SEARCH 0xfffffffeu
 #define QS_CIDCACHE_SLOTS 16384 /* per-CPU direct-mapped cache of decoded CIDs (power of 2) */
 
 /* Hand-written AES-128 key schedule, as bpf/aes128.h uses it: 11 round keys
@@ -63,6 +64,11 @@ struct qs_global {
   uint64_t hash_k1;
   uint32_t short_cid_len; /* DCID length a short header of an unknown config is hashed on */
   uint32_t epoch;         /* bumped by every unregister/config change: voids qs_cidcache */
+  /* the group of an IPv4 / IPv6 datagram when that family has exactly one
+   * group (the usual [::]:P + 0.0.0.0:P), else QS_GROUP_SEARCH: saves the
+   * program from matching the socket's address */
+  uint32_t group_v4;
+  uint32_t group_v6;
   struct qs_group groups[QS_MAX_GROUPS];
 };
 
