@@ -50,6 +50,8 @@ static const char usage_text[] =
     "      --metrics ADDR:PORT  serve Prometheus text on this TCP address\n"
     "      --takeover           join a running instance NAME as its successor\n"
     "      --drain-timeout S    seconds to finish requests on SIGTERM (default: 5)\n"
+    "      --no-forward         do not relay datagrams of other workers' connections\n"
+    "                           (benchmarks: behave like plain SO_REUSEPORT)\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n";
 
@@ -65,6 +67,7 @@ enum {
   OPT_METRICS,
   OPT_TAKEOVER,
   OPT_DRAIN_TIMEOUT,
+  OPT_NO_FORWARD,
 };
 
 static const struct option long_options[] = {
@@ -85,6 +88,7 @@ static const struct option long_options[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"takeover", no_argument, NULL, OPT_TAKEOVER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"no-forward", no_argument, NULL, OPT_NO_FORWARD},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -271,6 +275,9 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_NO_BPF:
       cfg->no_bpf = 1;
+      break;
+    case OPT_NO_FORWARD:
+      cfg->no_forward = 1;
       break;
     case OPT_INITIAL_RTT:
       if (parse_uint(optarg, 1, 10000, &v) != 0)

@@ -36,6 +36,7 @@ struct qs_config {
   const char *root;
   const char *name;
   int no_bpf;
+  int no_forward; /* benchmarks only: drop what plain SO_REUSEPORT misroutes */
   unsigned initial_rtt_ms;
   int retry;
   unsigned retry_auto_rate;

@@ -219,7 +219,7 @@ void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const 
   }
   /* not ours: maybe another worker's (a migrated client the kernel hashed
    * elsewhere, or a predecessor generation's connection) */
-  if (!forwarded && qs_keyring_route(&srv->kr, dcid, h.dcid_len, &rk) == 0) {
+  if (!forwarded && !srv->cfg->no_forward && qs_keyring_route(&srv->kr, dcid, h.dcid_len, &rk) == 0) {
     uint16_t gen = qs_rk_generation(rk), wk = qs_rk_worker(rk);
     if (gen == srv->generation && wk != w->index && wk < srv->nworkers) {
       qs_relay(w, d, data, len, gen, wk);
