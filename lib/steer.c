@@ -372,15 +372,68 @@ int qs_steer_set_config(struct qs_steer *s, const struct qs_cidconf *cc) {
     return QS_ERR_INVAL;
   memset(&c, 0, sizeof c);
   c.valid = 1;
+  c.generation = s->generation;
   c.rc = cc->rc;
-  if (cc->lb.keyed)
+  if (cc->lb.keyed) {
+    memcpy(c.key, cc->lb.key, sizeof c.key);
     qs_aes128_expand(&c.rk, cc->lb.key);
+  }
   if ((lock = qs_steer_lock(s->name)) < 0)
     return QS_ERR_SYS;
   rv = write_config(s, cr, &c);
-  qs_steer_unlock(lock);
-  if (rv == 0)
+  if (rv == 0) {
+    struct qs_gen_owner o;
+    /* publish the codepoint in the owner record at once, so that no other
+     * process picks it (qs_steer_free_cr) */
     s->cr_mask |= 1u << cr;
+    if (read_owner(s, &o) == 0)
+      rv = write_owner(s, o.state, o.mint_cr);
+  }
+  qs_steer_unlock(lock);
+  return rv;
+}
+
+int qs_steer_read_config(const struct qs_steer *s, uint8_t cr, struct qs_lbconf *out) {
+  uint32_t k = cr;
+  if (cr >= QS_LB_MAX_CONFIGS)
+    return QS_ERR_INVAL;
+  return bpf_map_lookup_elem(map_fd(s->skel->maps.qs_lbconf), &k, out) == 0 ? 0 : QS_ERR_SYS;
+}
+
+int qs_steer_free_cr(struct qs_steer *s) {
+  struct qs_gen_owner gens[QS_GEN_SLOTS];
+  uint32_t used = s->cr_mask, i;
+  int lock, rv = QS_ERR_BUSY;
+
+  if ((lock = qs_steer_lock(s->name)) < 0)
+    return QS_ERR_SYS;
+  if (qs_steer_read_gens(map_fd(s->skel->maps.qs_gens), gens) == 0) {
+    for (i = 0; i < QS_GEN_SLOTS; i++)
+      if (gens[i].generation != s->generation && qs_gen_owner_alive(&gens[i]))
+        used |= gens[i].cr_mask;
+    for (i = 0; i < QS_LB_MAX_CONFIGS; i++)
+      if (!(used & (1u << i))) {
+        rv = (int)i;
+        break;
+      }
+  } else {
+    rv = QS_ERR_SYS;
+  }
+  qs_steer_unlock(lock);
+  return rv;
+}
+
+int qs_steer_set_mint(struct qs_steer *s, uint8_t cr) {
+  struct qs_gen_owner o;
+  int rv, lock;
+  if (cr >= QS_LB_MAX_CONFIGS)
+    return QS_ERR_INVAL;
+  if ((lock = qs_steer_lock(s->name)) < 0)
+    return QS_ERR_SYS;
+  rv = read_owner(s, &o);
+  if (rv == 0)
+    rv = write_owner(s, o.state, cr);
+  qs_steer_unlock(lock);
   return rv;
 }
 

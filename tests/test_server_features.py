@@ -19,6 +19,8 @@ CASE:
 import glob
 import json
 import os
+import struct
+import subprocess
 import shutil
 import socket
 import sys
@@ -109,8 +111,9 @@ def case_takeover(binary, tmp):
     name = unique_name("tk")
     size = 48 * 1024 * 1024
     expected = hashlib.sha256(bytes_body(size)).hexdigest()
+    # long enough a drain for its downloads to finish: it exits by itself
     old = Server(binary, tmp, ["--workers", "2", "--no-bpf", "--secret-file", secret,
-                               "--initial-rtt", "10"], name=name)
+                               "--initial-rtt", "10", "--drain-timeout", "120"], name=name)
     new = None
     results = []
 
@@ -130,12 +133,25 @@ def case_takeover(binary, tmp):
                                    "--takeover", "--listen", "127.0.0.1:%d" % old.port],
                      name=name, cert=old.cert)
         check(new.generation == 2, "successor is generation 2 (%d)" % new.generation)
+        # the predecessor drains and exits on its own; sample its counters
+        # while it lives
+        in_old = 0
+        while any(t.is_alive() for t in ts):
+            try:
+                in_old = max(in_old, old.total("fwd_in"))
+            except (OSError, RuntimeError, struct.error):
+                pass
+            time.sleep(0.05)
         for t in ts:
             t.join()
         check(len(results) == 8 and all(results), "predecessor's downloads complete (%d/8)" %
               sum(results))
+        try:
+            rc = old.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 0, "the predecessor exits 0 by itself once drained (%s)" % rc)
         out_new = new.total("fwd_out")
-        in_old = old.total("fwd_in")
         print("gen2 fwd_out %d fwd_fail %d, gen1 fwd_in %d" % (out_new, new.total("fwd_fail"),
                                                               in_old))
         check(out_new > 0 and in_old > 0, "successor relayed the predecessor's datagrams to it")
@@ -144,7 +160,8 @@ def case_takeover(binary, tmp):
     finally:
         if new:
             new.stop_and_check()
-        old.stop_and_check()
+        old.stop()
+        old.check_clean()
 
 
 def main():

@@ -71,6 +71,22 @@ int qs_steer_set_config(struct qs_steer *s, const struct qs_cidconf *cc);
  * the hash.  Returns 0, QS_ERR_INVAL or QS_ERR_SYS. */
 int qs_steer_clear_config(struct qs_steer *s, uint8_t cr);
 
+/* qs_steer_free_cr returns a config-rotation codepoint (0..6) that neither
+ * this generation nor any other live one has installed, for a new
+ * configuration (a successor's, or a key rotation).  Returns it,
+ * QS_ERR_BUSY if all seven are in use, or QS_ERR_SYS. */
+int qs_steer_free_cr(struct qs_steer *s);
+
+/* qs_steer_read_config copies configuration |cr| of the instance (any
+ * generation's; valid == 0 if none): with its raw key, it lets a process
+ * decode the CIDs of every live generation.  Returns 0, QS_ERR_INVAL or
+ * QS_ERR_SYS. */
+int qs_steer_read_config(const struct qs_steer *s, uint8_t cr, struct qs_lbconf *out);
+
+/* qs_steer_set_mint records that this generation now mints with |cr| (after
+ * a key rotation).  Returns 0, QS_ERR_INVAL or QS_ERR_SYS. */
+int qs_steer_set_mint(struct qs_steer *s, uint8_t cr);
+
 /* qs_steer_register puts socket |fd| of worker |worker| (< QS_MAX_WORKERS)
  * into the group |group|'s slot and registers the routing key (this
  * generation, worker).  Returns 0, QS_ERR_INVAL or QS_ERR_SYS. */

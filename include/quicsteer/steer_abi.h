@@ -13,7 +13,7 @@
 #include "quicsteer/quic_header.h"
 #include "quicsteer/siphash.h"
 
-#define QS_ABI_VERSION 2
+#define QS_ABI_VERSION 3
 
 #define QS_MAX_GROUPS 4    /* reuseport groups (listen addresses) per instance */
 #define QS_MAX_WORKERS 128 /* workers per generation */
@@ -40,11 +40,14 @@ static inline uint32_t qs_slot_base(uint16_t generation, uint16_t worker) {
 }
 
 /* qs_lbconf[cr]: one QUIC-LB configuration the kernel can decode, with the
- * key schedule of bpf/aes128.h (unused for plaintext). */
+ * key schedule of bpf/aes128.h (unused for plaintext).  The raw key is kept
+ * too (the pins are root-only), so that every live generation can decode
+ * every other's CIDs in user space: the table is the instance's keyring. */
 struct qs_lbconf {
   uint32_t valid;
-  uint32_t pad;
+  uint32_t generation; /* the generation that installed it */
   struct qs_route_conf rc;
+  uint8_t key[16];     /* all zero for plaintext */
   struct qs_aes128_rk rk;
 };
 

@@ -50,6 +50,7 @@ static const char usage_text[] =
     "      --metrics ADDR:PORT  serve Prometheus text on this TCP address\n"
     "      --takeover           join a running instance NAME as its successor\n"
     "      --drain-timeout S    seconds to finish requests on SIGTERM (default: 5)\n"
+    "      --detach             return once the server serves (for systemd reload)\n"
     "      --no-forward         do not relay datagrams of other workers' connections\n"
     "                           (benchmarks: behave like plain SO_REUSEPORT)\n"
     "  -h, --help               show this help and exit\n"
@@ -68,6 +69,7 @@ enum {
   OPT_TAKEOVER,
   OPT_DRAIN_TIMEOUT,
   OPT_NO_FORWARD,
+  OPT_DETACH,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +91,7 @@ static const struct option long_options[] = {
     {"takeover", no_argument, NULL, OPT_TAKEOVER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"no-forward", no_argument, NULL, OPT_NO_FORWARD},
+    {"detach", no_argument, NULL, OPT_DETACH},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -278,6 +281,9 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_NO_FORWARD:
       cfg->no_forward = 1;
+      break;
+    case OPT_DETACH:
+      cfg->detach = 1;
       break;
     case OPT_INITIAL_RTT:
       if (parse_uint(optarg, 1, 10000, &v) != 0)

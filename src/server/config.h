@@ -48,6 +48,7 @@ struct qs_config {
   int have_metrics;
   struct qs_listen metrics;
   int takeover;
+  int detach; /* fork; the parent exits 0 once the child serves */
   double drain_timeout;
 };
 

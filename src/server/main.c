@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "control.h"
 #include "fwd.h"
 #include "log.h"
 #include "server.h"
@@ -54,55 +55,6 @@ static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
       return -EADDRINUSE;
   }
   return -EADDRINUSE;
-}
-
-/* One QUIC-LB configuration per config-rotation codepoint: generation G
- * mints with cr (G-1) mod 7 under the key HKDF(secret, "cid key", G || cr).
- * With a secret file the keys of the six preceding generations can be
- * derived as well, which lets this process recognise (and relay) their
- * CIDs; a random secret knows only its own. */
-static int setup_keyring(struct qs_server *srv, int shared_secret) {
-  const struct qs_config *cfg = srv->cfg;
-  uint8_t cr = (uint8_t)((srv->generation - 1u) % QS_LB_MAX_CONFIGS);
-  uint32_t cidlen = QS_CID_LEN_DEFAULT;
-
-  if (1 + cfg->host_id_len + QS_RK_LEN + QS_CID_MIN_RANDOM > cidlen)
-    cidlen = (uint32_t)(1 + cfg->host_id_len + QS_RK_LEN + QS_CID_MIN_RANDOM);
-  memset(&srv->kr, 0, sizeof srv->kr);
-  for (uint8_t k = 0; k < QS_LB_MAX_CONFIGS; k++) {
-    unsigned back = (unsigned)((cr + QS_LB_MAX_CONFIGS - k) % QS_LB_MAX_CONFIGS);
-    uint8_t ctx[3], key[QS_LB_KEY_LEN];
-    unsigned g;
-    int rv;
-    if (back != 0 && !shared_secret)
-      continue;
-    if (back >= srv->generation)
-      continue;
-    g = srv->generation - back;
-    ctx[0] = (uint8_t)(g >> 8);
-    ctx[1] = (uint8_t)g;
-    ctx[2] = k;
-    if (qs_secret_derive(&srv->secret, "cid key", ctx, sizeof ctx, key, sizeof key) != 0)
-      return -1;
-    rv = qs_cidconf_init(&srv->kr.conf[k], k, cidlen, cfg->host_id, cfg->host_id_len, key, 0);
-    explicit_bzero(key, sizeof key);
-    if (rv != 0) {
-      die("cannot set up connection IDs: %s", qs_strerror(rv));
-      return -1;
-    }
-    srv->kr.valid[k] = 1;
-  }
-  srv->kr.mint_cr = cr;
-  srv->mint_cr = cr;
-  srv->cidlen = cidlen;
-  return 0;
-}
-
-static void free_keyring(struct qs_server *srv) {
-  for (int k = 0; k < QS_LB_MAX_CONFIGS; k++)
-    if (srv->kr.valid[k])
-      qs_cidconf_free(&srv->kr.conf[k]);
-  memset(&srv->kr, 0, sizeof srv->kr);
 }
 
 static int open_sockets(struct qs_server *srv) {
@@ -158,7 +110,7 @@ static int setup_steering(struct qs_server *srv) {
       return -1;
     }
   }
-  int rv = qs_steer_set_config(srv->steer, &srv->kr.conf[srv->mint_cr]);
+  int rv = qs_steer_set_config(srv->steer, &srv->keys.own[srv->keys.mint_cr]);
   if (rv != 0) {
     die("cannot install the CID configuration for the kernel: %s", qs_strerror(rv));
     return -1;
@@ -193,26 +145,13 @@ static void report(const struct qs_server *srv, const char *why) {
   fflush(stdout);
 }
 
-static int wait_for_stop(void) {
-  sigset_t set;
-  int sig;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  for (;;) {
-    if (sigwait(&set, &sig) != 0)
-      continue;
-    if (sig == SIGINT || sig == SIGTERM)
-      return sig;
-  }
-}
-
 int main(int argc, char **argv) {
   static struct qs_config cfg;
   static struct qs_server srv;
   struct qs_metrics metrics = {.fd = -1};
+  struct qs_control ctl = {.lfd = -1, .sigfd = -1, .ready_fd = -1};
   char err[512], why[256] = "", warn[512];
-  int rv, exit_code = QS_EXIT_FAIL, have_secret = 0, tls_ok = 0, stats_ok = 0;
+  int rv, exit_code = QS_EXIT_FAIL, tls_ok = 0, stats_ok = 0;
   sigset_t set;
 
   rv = qs_config_parse(&cfg, argc, argv);
@@ -221,6 +160,11 @@ int main(int argc, char **argv) {
   if (rv != QS_CONFIG_OK)
     return QS_EXIT_USAGE;
   qs_log_level = cfg.log_level;
+  /* before any thread exists: the parent waits until the child serves */
+  if (cfg.detach && qs_detach(&ctl) != 0) {
+    die("cannot fork: %s", strerror(errno));
+    return QS_EXIT_FAIL;
+  }
   srv.cfg = &cfg;
   srv.nworkers = cfg.workers;
   srv.root.fd = -1;
@@ -258,7 +202,7 @@ int main(int argc, char **argv) {
           rv == QS_ERR_SYS ? strerror(errno) : qs_strerror(rv));
       goto out;
     }
-    have_secret = 1;
+    srv.shared_secret = 1;
   } else if (qs_secret_random(&srv.secret) != 0) {
     die("no randomness for the secret");
     goto out;
@@ -314,7 +258,9 @@ int main(int argc, char **argv) {
       goto out;
     }
   }
-  if (setup_keyring(&srv, have_secret) != 0)
+  if (qs_keys_init(&srv) != 0)
+    goto out;
+  if (qs_control_open(&ctl, &srv) != 0)
     goto out;
 
   for (unsigned i = 0; i < srv.nworkers; i++) {
@@ -360,7 +306,7 @@ int main(int argc, char **argv) {
     }
   }
   if (srv.steer) {
-    rv = qs_steer_serve(srv.steer, srv.nworkers, srv.mint_cr);
+    rv = qs_steer_serve(srv.steer, srv.nworkers, srv.keys.mint_cr);
     if (rv != 0) {
       die("cannot switch new connections to this process: %s", qs_strerror(rv));
       goto stop;
@@ -370,9 +316,14 @@ int main(int argc, char **argv) {
   if (cfg.have_metrics)
     QS_INFO(QS_LOG_MAIN, "metrics on %s", cfg.metrics.text);
 
-  rv = wait_for_stop();
-  QS_INFO(QS_LOG_MAIN, "%s: stopping (drain timeout %gs)", rv == SIGINT ? "SIGINT" : "SIGTERM",
-          cfg.drain_timeout);
+  qs_control_serving(&ctl, &srv);
+  rv = qs_control_run(&ctl, &srv);
+  if (rv == QS_STOP_SUCCESSOR)
+    QS_INFO(QS_LOG_MAIN, "generation %u serves now: draining (timeout %gs)", srv.successor,
+            cfg.drain_timeout);
+  else
+    QS_INFO(QS_LOG_MAIN, "%s: stopping (drain timeout %gs)",
+            ctl.signo == SIGINT ? "SIGINT" : "SIGTERM", cfg.drain_timeout);
   exit_code = 0;
 
 stop:
@@ -397,7 +348,8 @@ out:
   }
   if (stats_ok)
     qs_stats_close(&srv.stats);
-  free_keyring(&srv);
+  qs_control_close(&ctl);
+  qs_keys_free(&srv.keys);
   qs_secret_wipe(&srv.secret);
   qs_docroot_close(&srv.root);
   if (tls_ok)

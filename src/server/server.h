@@ -20,6 +20,7 @@
 #include "quicsteer/steer.h"
 #include "stats.h"
 #include "tls.h"
+#include "keys.h"
 #include "token.h"
 #include "udp.h"
 
@@ -29,9 +30,9 @@ struct qs_server {
   const struct qs_config *cfg;
   struct qs_tls tls;
   struct qs_secret secret;
+  int shared_secret; /* from --secret-file: other generations derive the same keys */
   struct qs_token_key token_key;
-  struct qs_keyring kr;
-  uint8_t mint_cr;
+  struct qs_keys keys; /* keys.h: workers read qs_keys_current(&srv->keys) */
   uint32_t cidlen;
   uint16_t generation;
   struct qs_docroot root;
@@ -48,6 +49,11 @@ struct qs_server {
    * reach zero ends every worker's loop (an idle worker keeps refusing new
    * connections until then, since its socket still receives datagrams) */
   unsigned draining;
+  /* set before the workers are told to stop, when a successor generation
+   * took over: a new client reaching a stopping worker is relayed there */
+  uint16_t successor;          /* generation, 0 = none */
+  uint16_t successor_workers;
+  uint64_t successor_hash[2];  /* SipHash key spreading them (any fixed key) */
 
   /* worker start-up handshake */
   pthread_mutex_t lock;

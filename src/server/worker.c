@@ -44,8 +44,8 @@ void qs_worker_rand(struct qs_worker *w, uint8_t *buf, size_t len) {
 }
 
 int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid) {
-  const struct qs_server *srv = w->srv;
-  int n = qs_cidconf_mint(&srv->kr.conf[srv->mint_cr], w->rk, cid->data);
+  const struct qs_keyring *kr = qs_keys_current(&w->srv->keys);
+  int n = qs_cidconf_mint(&kr->conf[kr->mint_cr], w->rk, cid->data);
   if (n < 0)
     return -1;
   cid->datalen = (size_t)n;
@@ -150,6 +150,17 @@ static void new_connection(struct qs_worker *w, const struct qs_dgram *d, const 
     return;
   }
   if (w->stopping) {
+    /* a successor took over: the kernel sends new clients there, but one
+     * that reaches us anyway (no BPF, a fallback) is relayed, not refused */
+    uint16_t succ = __atomic_load_n(&w->srv->successor, __ATOMIC_ACQUIRE);
+    if (succ && w->srv->successor_workers) {
+      union qs_cidkey key;
+      qs_cidkey_set(&key, hd.dcid.data, (uint32_t)hd.dcid.datalen);
+      uint64_t h = qs_cidkey_hash(w->srv->successor_hash[0], w->srv->successor_hash[1], &key);
+      if (qs_relay(w, d, data, len, succ,
+                   (uint16_t)qs_hash_pick(h, w->srv->successor_workers)) == 0)
+        return;
+    }
     qs_stateless_close(w, d, &hd, NGTCP2_CONNECTION_REFUSED);
     return;
   }
@@ -219,7 +230,7 @@ void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const 
   }
   /* not ours: maybe another worker's (a migrated client the kernel hashed
    * elsewhere, or a predecessor generation's connection) */
-  if (!forwarded && !srv->cfg->no_forward && qs_keyring_route(&srv->kr, dcid, h.dcid_len, &rk) == 0) {
+  if (!forwarded && !srv->cfg->no_forward && qs_keyring_route(qs_keys_current(&srv->keys), dcid, h.dcid_len, &rk) == 0) {
     uint16_t gen = qs_rk_generation(rk), wk = qs_rk_worker(rk);
     if (gen == srv->generation && wk != w->index && wk < srv->nworkers) {
       qs_relay(w, d, data, len, gen, wk);
