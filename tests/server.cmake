@@ -24,10 +24,14 @@ qs_server_test(test_server_download_4 test_server_download.py 4 --no-bpf)
 qs_server_test(test_server_download_bpf test_server_download.py 2)
 qs_server_test(test_server_http_errors test_server_http.py)
 qs_server_test(test_server_badinput test_server_badinput.py)
-qs_server_test(test_server_migration_2 test_server_migration.py 2 --no-bpf)
-qs_server_test(test_server_migration_4 test_server_migration.py 4 --no-bpf)
-qs_server_test(test_server_migration_bpf_2 test_server_migration.py 2 --bpf)
-qs_server_test(test_server_migration_bpf_4 test_server_migration.py 4 --bpf)
+qs_server_test(test_server_migration_2 test_server_migration.py 2 --no-bpf
+                $<TARGET_FILE:quicsteer_cli>)
+qs_server_test(test_server_migration_4 test_server_migration.py 4 --no-bpf
+                $<TARGET_FILE:quicsteer_cli>)
+qs_server_test(test_server_migration_bpf_2 test_server_migration.py 2 --bpf
+                $<TARGET_FILE:quicsteer_cli>)
+qs_server_test(test_server_migration_bpf_4 test_server_migration.py 4 --bpf
+                $<TARGET_FILE:quicsteer_cli>)
 qs_server_test(test_server_sigterm test_server_sigterm.py 2)
 qs_server_test(test_server_chromium test_server_chromium.py)
 qs_server_test(test_server_robust test_server_robust.py)
