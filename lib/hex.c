@@ -3,7 +3,7 @@
 
 #include "quicsteer/util.h"
 
-static int hex_nibble(char c) {
+int qs_hex_nibble(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
   if (c >= 'a' && c <= 'f')
@@ -21,12 +21,12 @@ int qs_hex_decode(uint8_t *out, size_t cap, const char *hex) {
   /* Validate everything before writing so a failure leaves |out| alone and
    * reports a malformed string as such even when it is also too long. */
   for (i = 0; i < n; i++)
-    if (hex_nibble(hex[i]) < 0)
+    if (qs_hex_nibble(hex[i]) < 0)
       return QS_ERR_HEX;
   if (n / 2 > cap || n / 2 > (size_t)0x7fffffff)
     return QS_ERR_INVAL;
   for (i = 0; i < n / 2; i++)
-    out[i] = (uint8_t)((hex_nibble(hex[2 * i]) << 4) | hex_nibble(hex[2 * i + 1]));
+    out[i] = (uint8_t)((qs_hex_nibble(hex[2 * i]) << 4) | qs_hex_nibble(hex[2 * i + 1]));
   return (int)(n / 2);
 }
 

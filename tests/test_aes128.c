@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "lb_vectors.h"
 #include <nettle/aes.h>
 
 #include "aes128.h"
@@ -134,57 +136,15 @@ static void test_random_vs_nettle(void **state) {
 
 /* ---- QUIC-LB through lb_core.h, the kernel's binding ---- */
 
-struct lb_vector {
-  uint8_t key[16];
-  uint8_t cr;
-  uint8_t sid_len, nonce_len;
-  uint8_t body[QS_LB_MAX_BODY]; /* server ID || nonce */
-  uint8_t cid[1 + QS_LB_MAX_BODY];
-};
-
-/* load_encrypted reads the encrypted rows of the shared QUIC-LB vectors; a
- * missing file or one without encrypted rows fails the test. */
+/* the encrypted rows only: plaintext ones do not involve the cipher */
 static size_t load_encrypted(struct lb_vector *v, size_t cap) {
-  const char *dir = getenv("QS_SHARED_DIR");
-  char path[4096], line[1024];
-  size_t n = 0;
-  FILE *f;
-
-  if (dir == NULL)
-    fail_msg("QS_SHARED_DIR is not set: cannot find the QUIC-LB vectors");
-  snprintf(path, sizeof(path), "%s/spec/quic-lb-vectors.tsv", dir);
-  f = fopen(path, "r");
-  if (f == NULL)
-    fail_msg("cannot open %s: %s", path, strerror(errno));
-  while (fgets(line, sizeof(line), f)) {
-    char alg[32], key[64], sid[64], nonce[64], cid[64];
-    unsigned cr;
-    int sl, nl, cl;
-
-    if (line[0] == '#' || line[0] == '\n')
-      continue;
-    if (sscanf(line, "%31s %63s %u %63s %63s %63s", alg, key, &cr, sid, nonce, cid) != 6)
-      fail_msg("malformed vector line: %s", line);
-    if (strcmp(alg, "encrypted") != 0)
-      continue;
-    assert_true(n < cap);
-    memset(&v[n], 0, sizeof(v[n]));
-    unhex(v[n].key, 16, key);
-    v[n].cr = (uint8_t)cr;
-    sl = qs_hex_decode(v[n].body, QS_LB_MAX_SID, sid);
-    assert_true(sl > 0);
-    nl = qs_hex_decode(v[n].body + sl, QS_LB_MAX_BODY - (size_t)sl, nonce);
-    assert_true(nl > 0);
-    cl = qs_hex_decode(v[n].cid, sizeof(v[n].cid), cid);
-    assert_int_equal(cl, 1 + sl + nl);
-    v[n].sid_len = (uint8_t)sl;
-    v[n].nonce_len = (uint8_t)nl;
-    n++;
-  }
-  fclose(f);
-  if (n == 0)
-    fail_msg("%s has no encrypted vectors", path);
-  return n;
+  size_t n = load_vectors(v, cap), k = 0, i;
+  for (i = 0; i < n; i++)
+    if (v[i].keyed)
+      v[k++] = v[i];
+  if (k == 0)
+    fail_msg("the vectors file has no encrypted rows");
+  return k;
 }
 
 static void test_lb_vectors(void **state) {

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "lb_vectors.h"
+
 #include "quicsteer/lb.h"
 #include "quicsteer/quic_header.h"
 #include "quicsteer/util.h"
@@ -78,60 +80,9 @@ static void init_lb(struct qs_lb *lb, uint8_t cr, size_t sid_len, size_t nonce_l
   assert_int_equal(qs_lb_init(lb, &p, key), 0);
 }
 
-/* ---- the draft's vectors (shared/spec/quic-lb-vectors.tsv) ---- */
+/* ---- the draft's vectors (tests/lb_vectors.h) ---- */
 
-struct vector {
-  int keyed;
-  uint8_t key[16];
-  uint8_t cr;
-  uint8_t sid[QS_LB_MAX_SID];
-  size_t sid_len;
-  uint8_t nonce[QS_LB_MAX_BODY];
-  size_t nonce_len;
-  uint8_t cid[QS_MAX_CIDLEN];
-  size_t cid_len;
-};
-
-/* load_vectors parses the TSV; a missing or empty file fails the test. */
-static size_t load_vectors(struct vector *v, size_t cap) {
-  const char *dir = getenv("QS_SHARED_DIR");
-  char path[4096], line[1024];
-  size_t n = 0;
-  FILE *f;
-
-  if (dir == NULL)
-    fail_msg("QS_SHARED_DIR is not set: cannot find the QUIC-LB vectors");
-  snprintf(path, sizeof(path), "%s/spec/quic-lb-vectors.tsv", dir);
-  f = fopen(path, "r");
-  if (f == NULL)
-    fail_msg("cannot open %s: %s", path, strerror(errno));
-  while (fgets(line, sizeof(line), f)) {
-    char alg[32], key[64], sid[64], nonce[64], cid[64];
-    unsigned cr;
-    if (line[0] == '#' || line[0] == '\n')
-      continue;
-    if (sscanf(line, "%31s %63s %u %63s %63s %63s", alg, key, &cr, sid, nonce, cid) != 6)
-      fail_msg("malformed vector line: %s", line);
-    assert_true(n < cap);
-    memset(&v[n], 0, sizeof(v[n]));
-    v[n].keyed = strcmp(alg, "encrypted") == 0;
-    if (!v[n].keyed)
-      assert_string_equal(alg, "plaintext");
-    if (v[n].keyed)
-      assert_int_equal(unhex(v[n].key, 16, key), 16);
-    v[n].cr = (uint8_t)cr;
-    v[n].sid_len = unhex(v[n].sid, sizeof(v[n].sid), sid);
-    v[n].nonce_len = unhex(v[n].nonce, sizeof(v[n].nonce), nonce);
-    v[n].cid_len = unhex(v[n].cid, sizeof(v[n].cid), cid);
-    n++;
-  }
-  fclose(f);
-  if (n == 0)
-    fail_msg("%s holds no vectors", path);
-  return n;
-}
-
-static void check_vector(const struct vector *v) {
+static void check_vector(const struct lb_vector *v) {
   struct qs_lb lb;
   uint8_t cid[QS_MAX_CIDLEN], sid[QS_LB_MAX_SID], nonce[QS_LB_MAX_BODY];
   int n;
@@ -154,7 +105,7 @@ static void check_vector(const struct vector *v) {
 }
 
 static void test_vectors_file(void **state) {
-  struct vector v[32];
+  struct lb_vector v[32];
   size_t n = load_vectors(v, 32), i, keyed = 0;
 
   (void)state;
@@ -168,7 +119,7 @@ static void test_vectors_file(void **state) {
 
 /* The draft's "Encryption Example": odd length, the middle octet split. */
 static void test_draft_example(void **state) {
-  struct vector v;
+  struct lb_vector v;
 
   (void)state;
   memset(&v, 0, sizeof(v));

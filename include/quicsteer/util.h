@@ -17,6 +17,9 @@ extern "C" {
  * QS_ERR_INVAL (longer than |cap|). */
 int qs_hex_decode(uint8_t *out, size_t cap, const char *hex);
 
+/* qs_hex_nibble returns the value of hex digit |c| (either case), or -1. */
+int qs_hex_nibble(char c);
+
 /* qs_hex_encode writes |len| octets as lowercase hex plus a NUL to |out|
  * (room for 2*len+1) and returns |out|. */
 char *qs_hex_encode(char *out, const uint8_t *in, size_t len);

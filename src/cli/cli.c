@@ -1,8 +1,10 @@
 /* cli.c: argument helpers shared by the quicsteer subcommands. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "quicsteer/util.h"
@@ -55,4 +57,12 @@ int qs_cli_hex(const char *what, const char *s, uint8_t *out, size_t cap) {
   if (n < 0)
     return -qs_cli_fail("%s: not an even-length hex string", what);
   return n;
+}
+
+int qs_cli_name(const char *cmd, const char *name) {
+  size_t n = strlen(name), i;
+  int ok = n > 0 && n <= 64 && name[0] != '.';
+  for (i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '-' || name[i] == '.';
+  return ok ? 0 : qs_cli_fail("%s: bad instance name '%s' (want [A-Za-z0-9_.-]{1,64})", cmd, name);
 }

@@ -39,4 +39,9 @@ int qs_cli_uint(const char *what, const char *s, unsigned long max, unsigned lon
  * length, or reports "|what|: ..." and returns -QS_CLI_EUSAGE. */
 int qs_cli_hex(const char *what, const char *s, uint8_t *out, size_t cap);
 
+/* qs_cli_name checks an instance name for subcommand |cmd|: 1-64 of
+ * [A-Za-z0-9_.-], as the server accepts.  Returns 0, or reports and returns
+ * QS_CLI_EUSAGE. */
+int qs_cli_name(const char *cmd, const char *name);
+
 #endif

@@ -90,8 +90,8 @@ static int rotate_run(int argc, char **argv) {
   }
   if (optind < argc)
     return qs_cli_fail("rotate-key: unexpected argument %s", argv[optind]);
-  if (strlen(name) == 0 || strlen(name) > 64 || strchr(name, '/'))
-    return qs_cli_fail("rotate-key: bad instance name '%s'", name);
+  if (qs_cli_name("rotate-key", name) != 0)
+    return QS_CLI_EUSAGE;
   gen = serving_generation(name);
   if (gen == 0) {
     fprintf(stderr, "quicsteer: no running instance '%s'\n", name);

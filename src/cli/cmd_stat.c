@@ -311,8 +311,8 @@ static int stat_run(int argc, char **argv) {
   }
   if (optind < argc)
     return qs_cli_fail("stat: unexpected argument %s", argv[optind]);
-  if (strlen(name) == 0 || strlen(name) > 64 || strchr(name, '/'))
-    return qs_cli_fail("stat: bad instance name '%s'", name);
+  if (qs_cli_name("stat", name) != 0)
+    return QS_CLI_EUSAGE;
   if (take(name, &cur) != 0) {
     fprintf(stderr, "quicsteer: no running instance '%s' (nothing in %s/%s nor %s/%s)\n", name,
             QS_WSTATS_DIR, name, QS_PIN_ROOT, name);

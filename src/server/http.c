@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "quicsteer/util.h"
+
 #define QS_SERVER_HEADER "quicsteer/" QS_VERSION_STRING
 
 /* ---- document root ---- */
@@ -75,16 +77,6 @@ const char *qs_http_mime(const char *name) {
 
 /* ---- path resolution ---- */
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* decode the path part (up to '?' or '#') into |out| as a path relative to
  * the root; returns 0 or an HTTP status */
 static int decode_path(const char *path, size_t len, char *out, size_t cap) {
@@ -99,8 +91,8 @@ static int decode_path(const char *path, size_t len, char *out, size_t cap) {
       int hi, lo;
       if (i + 2 >= len)
         return 400;
-      hi = hexval(path[i + 1]);
-      lo = hexval(path[i + 2]);
+      hi = qs_hex_nibble(path[i + 1]);
+      lo = qs_hex_nibble(path[i + 2]);
       if (hi < 0 || lo < 0)
         return 400;
       c = (char)(hi << 4 | lo);
