@@ -12,7 +12,8 @@ endless download and short downloads in flight.  Then:
     CONNECTION_CLOSE (application error H3_NO_ERROR, 0x100): the idle ones
     right after the final GOAWAY, the endless one at the drain timeout;
   - the short downloads in flight completed byte-identical;
-  - a connection attempted after SIGTERM is refused (CONNECTION_REFUSED).
+  - a connection attempted after SIGTERM is refused (CONNECTION_REFUSED);
+  - the steering pins (kernel steering) and the stats file are removed.
 """
 import glob
 import json
@@ -67,7 +68,8 @@ def main():
     need_gtlsclient()
     binary, workers = sys.argv[1], sys.argv[2]
     tmp = tmpdir("term")
-    srv = Server(binary, tmp, ["--workers", workers, "--no-bpf", "--drain-timeout", str(DRAIN),
+    # kernel steering where available: its pinned state must be gone after
+    srv = Server(binary, tmp, ["--workers", workers, "--drain-timeout", str(DRAIN),
                                "--initial-rtt", "10"])
     expected_short = hashlib.sha256(bytes_body(SHORT)).hexdigest()
     runs = {}
@@ -120,6 +122,11 @@ def main():
         check(rc == 0, "server exits 0 after SIGTERM under load (got %s)" % rc)
         check(took < DRAIN + 5, "server stopped within the drain timeout (%.1fs)" % took)
         srv.check_clean()
+        if srv.kernel_steering:
+            check(not os.path.exists("/sys/fs/bpf/quicsteer/%s" % srv.name),
+                  "the steering pins are gone")
+        check(not srv.stats_path or not os.path.exists(srv.stats_path),
+              "the stats file is gone")
 
         for tag in sorted(runs):
             if tag == "late":
