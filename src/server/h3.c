@@ -147,7 +147,7 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t sid, void *cud, void *sud) {
   (void)sid;
   if (!s || s->responded)
     return 0;
-  rv = qs_http_respond(s, h3, &c->w->srv->root, &reader);
+  rv = qs_http_respond(s, h3, &c->w->srv->root, &c->w->files, qs_now(), &reader);
   if (rv != 0) {
     QS_DEBUG(c->w->index, "stream %lld: cannot submit response: %s", (long long)s->id,
              nghttp3_strerror(rv));

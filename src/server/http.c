@@ -1,6 +1,8 @@
 /* http.c: see http.h. */
 #include "http.h"
 
+#include "filecache.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -167,10 +169,9 @@ static int errno_status(int err) {
   }
 }
 
-int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len, int *fd,
-                    uint64_t *size, const char **ctype) {
+int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t len, int *fd,
+                         struct stat *st, const char **ctype) {
   char rel[QS_PATH_MAX + 16];
-  struct stat st;
   size_t rl;
   int status, f;
 
@@ -189,24 +190,32 @@ int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len,
     f = open_beneath(root, rel);
     if (f < 0)
       return errno_status(errno);
-    if (fstat(f, &st) != 0) {
+    if (fstat(f, st) != 0) {
       close(f);
       return 403;
     }
-    if (S_ISREG(st.st_mode)) {
+    if (S_ISREG(st->st_mode)) {
       *fd = f;
-      *size = (uint64_t)st.st_size;
       *ctype = qs_http_mime(rel);
       return 200;
     }
     close(f);
-    if (!S_ISDIR(st.st_mode) || pass == 1)
+    if (!S_ISDIR(st->st_mode) || pass == 1)
       return 403;
     /* a directory: its index.html */
     memcpy(rel + rl, "/index.html", 12);
     rl += 11;
   }
   return 404;
+}
+
+int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len, int *fd,
+                    uint64_t *size, const char **ctype) {
+  struct stat st;
+  int status = qs_http_resolve_stat(root, path, len, fd, &st, ctype);
+  if (status == 200)
+    *size = (uint64_t)st.st_size;
+  return status;
 }
 
 /* ---- /bytes/N ---- */
@@ -260,6 +269,7 @@ void qs_stream_del(struct qs_stream *s) {
     return;
   if (s->fd >= 0)
     close(s->fd);
+  qs_filecache_release(s->cached);
   free(s->ring);
   free(s);
 }
@@ -326,7 +336,7 @@ static const char *reason_body(int status) {
 }
 
 int qs_http_respond(struct qs_stream *s, nghttp3_conn *h3, const struct qs_docroot *root,
-                    const nghttp3_data_reader *dr) {
+                    struct qs_filecache *fc, uint64_t now, const nghttp3_data_reader *dr) {
   nghttp3_nv hdrs[6];
   char status[8], clen[24];
   const char *ctype = "text/plain; charset=utf-8";
@@ -346,9 +356,17 @@ int qs_http_respond(struct qs_stream *s, nghttp3_conn *h3, const struct qs_docro
     s->total = bytes;
     ctype = "application/octet-stream";
   } else if (s->status == 0) {
-    s->status = qs_http_resolve(root, s->path, s->pathlen, &s->fd, &s->total, &ctype);
-    if (s->status == 200)
+    s->status = qs_filecache_get(fc, root, s->path, s->pathlen, now, &s->cached, &s->fd,
+                                 &s->total, &ctype);
+    if (s->status == 200 && s->cached) {
+      /* a cached copy, kept alive by the stream's reference */
+      s->body = QS_BODY_MEM;
+      s->mem = s->cached->data;
+      s->total = s->cached->len;
+      ctype = s->cached->ctype;
+    } else if (s->status == 200) {
       s->body = QS_BODY_FILE;
+    }
   }
   if (s->status != 200) {
     s->mem = (const uint8_t *)reason_body(s->status);

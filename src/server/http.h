@@ -60,7 +60,11 @@ struct qs_stream {
   uint8_t *ring;
   size_t ringcap;
   const uint8_t *mem;
+  struct qs_fcentry *cached; /* the filecache entry s->mem points into, if any */
 };
+
+struct qs_filecache;
+struct stat;
 
 /* qs_docroot_open opens |dir| as the document root.  Returns 0 or -errno. */
 int qs_docroot_open(struct qs_docroot *r, const char *dir);
@@ -74,10 +78,11 @@ void qs_http_on_header(struct qs_stream *s, int32_t token, const uint8_t *name, 
                        const uint8_t *value, size_t valuelen);
 
 /* qs_http_respond chooses and submits the response for the complete
- * request on |s|; a body is produced through |dr|.  Returns 0 or an
- * nghttp3 error code. */
+ * request on |s|; a body is produced through |dr|.  Small files come from
+ * the worker's cache |fc| (filecache.h), checked at time |now|.  Returns 0
+ * or an nghttp3 error code. */
 int qs_http_respond(struct qs_stream *s, nghttp3_conn *h3, const struct qs_docroot *root,
-                    const nghttp3_data_reader *dr);
+                    struct qs_filecache *fc, uint64_t now, const nghttp3_data_reader *dr);
 
 /* qs_http_read_data produces the next part of |s|'s body (an nghttp3
  * read_data callback body).  On a read error it sets s->failed and
@@ -98,6 +103,10 @@ int qs_http_acked(struct qs_stream *s, uint64_t n);
  * a regular file), 404 (no such file), 414 (too long). */
 int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len, int *fd,
                     uint64_t *size, const char **ctype);
+
+/* qs_http_resolve_stat is qs_http_resolve giving the file's whole stat. */
+int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t len, int *fd,
+                         struct stat *st, const char **ctype);
 
 /* qs_http_mime returns the content type for file name |name|. */
 const char *qs_http_mime(const char *name);

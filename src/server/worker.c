@@ -375,6 +375,7 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->stopfd < 0)
     return -1;
+  qs_filecache_init(&w->files);
   if (qs_random(w->prng, sizeof w->prng) != 0 || qs_cidtab_init(&w->tab) != 0 ||
       qs_rxbatch_init(&w->rx) != 0)
     return -1;
@@ -447,6 +448,7 @@ void qs_worker_free(struct qs_worker *w) {
   if (w->loop)
     ev_loop_destroy(w->loop);
   qs_cidtab_free(&w->tab);
+  qs_filecache_free(&w->files);
   qs_rxbatch_free(&w->rx);
   free(w->txbuf);
   w->loop = NULL;

@@ -13,6 +13,7 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include "cidtab.h"
+#include "filecache.h"
 #include "fwd.h"
 #include "quicsteer/steer_abi.h"
 #include "quicsteer/wstats.h"
@@ -74,6 +75,7 @@ struct qs_worker {
   int drained; /* stopping, and no connection left */
 
   struct qs_cidtab tab;
+  struct qs_filecache files;
   struct qs_wstats *st;
   struct qs_rxbatch rx;
   uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */
