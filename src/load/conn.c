@@ -109,10 +109,12 @@ static int conn_start(struct qsl_conn *c, uint64_t now) {
   c->state = QSL_SLOT_RUN;
   c->t_start = now;
   c->hs_done = c->confirmed = c->first_resp = c->goaway = c->want_submit = 0;
+  c->reset_rx = 0;
   c->cb_err = -1;
   c->nsent = 0;
   c->scan_at = UINT64_MAX;
   c->sw_retry = 0;
+  c->hold_until = 0;
   c->sw = (o->rebind || o->migrate) ? QSL_SW_WAIT : QSL_SW_OFF;
 
   if (sock_open(c, &c->sock[0]) != 0) {
@@ -493,10 +495,37 @@ static int conn_done(const struct qsl_conn *c) {
   return 1;
 }
 
+/* conn_hold: the connection has nothing left to do; with --hold, the
+ * slot's last connection stays open idle (answering the server, sending
+ * keep-alive PINGs) until the hold is over.  Returns 1 while holding. */
+static int conn_hold(struct qsl_conn *c, uint64_t now) {
+  struct qsl_worker *w = c->w;
+  const struct qsl_opts *o = qsl_conn_opts(c);
+  if (!o->hold_ns || c->left != 0 || c->goaway || w->stopping) {
+    return 0;
+  }
+  if (!c->hold_until) {
+    c->hold_until = now + o->hold_ns;
+    /* PING well within the idle timeout both ends agreed on */
+    uint64_t idle = o->timeout_ns;
+    const ngtcp2_transport_params *rp = ngtcp2_conn_get_remote_transport_params(c->qc);
+    if (rp && rp->max_idle_timeout && rp->max_idle_timeout < idle) {
+      idle = rp->max_idle_timeout;
+    }
+    ngtcp2_conn_set_keep_alive_timeout(c->qc, idle / 2);
+    w->st.conns_held++;
+    qsl_worker_slot_settled(w, 1);
+  }
+  return now < c->hold_until;
+}
+
 static void conn_arm(struct qsl_conn *c, uint64_t now) {
   uint64_t at = ngtcp2_conn_get_expiry(c->qc);
   if (c->scan_at < at) {
     at = c->scan_at;
+  }
+  if (c->hold_until && c->hold_until < at) {
+    at = c->hold_until;
   }
   if (c->sw == QSL_SW_WAIT && c->confirmed) {
     uint64_t t = c->sw_retry ? c->sw_retry : c->t_confirmed + QSL_SWITCH_FALLBACK_NS;
@@ -523,7 +552,7 @@ static void conn_after_io(struct qsl_conn *c, uint64_t now) {
   if (conn_write(c, now) != 0) {
     return;
   }
-  if (conn_done(c)) {
+  if (conn_done(c) && !conn_hold(c, now)) {
     ngtcp2_connection_close_error cc;
     ngtcp2_connection_close_error_default(&cc);
     ngtcp2_connection_close_error_set_application_error(&cc, NGHTTP3_H3_NO_ERROR, NULL, 0);
@@ -624,6 +653,9 @@ static void conn_end(struct qsl_conn *c, int kind, const ngtcp2_connection_close
     }
     c->state = QSL_SLOT_DONE;
     qsl_worker_slot_done(w);
+    if (!c->hold_until) {
+      qsl_worker_slot_settled(w, 0);
+    }
     return;
   }
   c->state = QSL_SLOT_WAIT;
@@ -647,10 +679,11 @@ static void conn_read_error(struct qsl_conn *c, int rv, uint64_t now) {
     }
     ngtcp2_connection_close_error cc;
     ngtcp2_conn_get_connection_close_error(c->qc, &cc);
-    int graceful = (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
-                    cc.error_code == NGTCP2_NO_ERROR) ||
-                   (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
-                    cc.error_code == NGHTTP3_H3_NO_ERROR);
+    int graceful = !c->reset_rx &&
+                   ((cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+                     cc.error_code == NGTCP2_NO_ERROR) ||
+                    (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
+                     cc.error_code == NGHTTP3_H3_NO_ERROR));
     /* a graceful close between requests is fine (the slot reconnects);
      * one before any request would make us loop */
     conn_end(c, graceful && c->nactive == 0 && c->nsent > 0 ? QSL_END_CLEAN : QSL_ERR_CONN_CLOSED,

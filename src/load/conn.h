@@ -69,11 +69,13 @@ struct qsl_conn {
   struct qsl_sock sock[2]; /* [1]: the migration target */
   struct qsl_timer timer;
   uint64_t t_start, t_confirmed;
-  uint64_t scan_at;   /* next per-request timeout scan */
-  uint64_t sw_retry;  /* migration waiting for a spare server CID until then */
+  uint64_t scan_at;    /* next per-request timeout scan */
+  uint64_t sw_retry;   /* migration waiting for a spare server CID until then */
+  uint64_t hold_until; /* --hold: idle until then; 0: not holding */
   enum qsl_switch sw;
   uint8_t hs_done, confirmed, first_resp, goaway, want_submit;
-  uint8_t prepaid; /* a rate token already paid for the next request */
+  uint8_t prepaid;  /* a rate token already paid for the next request */
+  uint8_t reset_rx; /* the peer sent a stateless reset: never a graceful end */
   int cb_err;          /* error kind a callback failed with, or -1 */
   uint64_t cb_app_err; /* HTTP/3 code for CONNECTION_CLOSE after cb_err */
   uint32_t nactive;

@@ -217,6 +217,16 @@ static int cb_path_validation(ngtcp2_conn *qc, uint32_t flags, const ngtcp2_path
   return 0;
 }
 
+static int cb_recv_stateless_reset(ngtcp2_conn *qc, const ngtcp2_pkt_stateless_reset *sr,
+                                   void *ud) {
+  /* ngtcp2 reports a reset like a close without an error code; remember
+   * that it was one (a server that lost the connection, or a worker that
+   * never had it), so that conn_read_error does not take it for a graceful
+   * close between requests */
+  ((struct qsl_conn *)ud)->reset_rx = 1;
+  return 0;
+}
+
 /* ---- nghttp3 callbacks ---- */
 
 static int h3_recv_header(nghttp3_conn *h3, int64_t sid, int32_t token, nghttp3_rcbuf *name,
@@ -347,6 +357,7 @@ const ngtcp2_callbacks qsl_qc_callbacks = {
     .stream_stop_sending = cb_stream_stop_sending,
     .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
     .recv_rx_key = cb_recv_rx_key,
+    .recv_stateless_reset = cb_recv_stateless_reset,
 };
 
 const nghttp3_callbacks qsl_h3_callbacks = {

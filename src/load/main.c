@@ -28,6 +28,7 @@
 
 static pthread_t main_thread;
 static _Atomic uint32_t workers_done;
+static struct qsl_shared shared;
 
 static void *worker_main(void *arg) {
   struct qsl_worker *w = arg;
@@ -37,7 +38,10 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-/* one socket per connection, two during a migration, plus a few per thread */
+/* one socket per connection, two during a migration, plus a few per thread.
+ * Above the hard limit only a privileged process may go (CAP_SYS_RESOURCE,
+ * up to fs.nr_open); otherwise the soft limit stops at the hard one and
+ * connections beyond it fail as `connect`. */
 static void raise_fd_limit(const struct qsl_opts *o) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
@@ -46,6 +50,12 @@ static void raise_fd_limit(const struct qsl_opts *o) {
   rlim_t want = (rlim_t)o->connections * 2 + (rlim_t)o->threads * 4 + 64;
   if (rl.rlim_cur >= want) {
     return;
+  }
+  if (rl.rlim_max < want) {
+    struct rlimit up = {want, want};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+      return;
+    }
   }
   rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
   (void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -140,6 +150,7 @@ int main(int argc, char **argv) {
   uint64_t t0 = qsl_now();
   for (uint32_t i = 0; i < nt; i++) {
     ws[i].t_begin = t0;
+    ws[i].shared = &shared;
     if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
       fprintf(stderr, "quicsteer-load: cannot start thread %u\n", i);
       for (uint32_t j = 0; j < started; j++) {

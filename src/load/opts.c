@@ -49,6 +49,9 @@ void qsl_opts_usage(FILE *fp) {
       "Transport:\n"
       "      --initial-rtt=MS  initial RTT estimate in ms (default 333, as ngtcp2)\n"
       "      --timeout=S       handshake, idle and per-request limit (default 10)\n"
+      "      --hold=S          --requests mode: when a slot has sent all its requests,\n"
+      "                        keep its connection open idle for S more seconds\n"
+      "                        (PING keep-alives hold off the idle timeout)\n"
       "TLS: the server certificate is NOT verified by default (this is a load\n"
       "tool for development servers); ALPN h3 is always required.\n"
       "      --insecure        do not verify the certificate (the default)\n"
@@ -56,6 +59,7 @@ void qsl_opts_usage(FILE *fp) {
       "      --cacert=FILE     verify against the CA certificates in FILE\n"
       "Output:\n"
       "      --json            one JSON object on stdout (docs/load.md)\n"
+      "      --latency-hist    add the latency histogram to the JSON object\n"
       "      --verify-bytes    check that /bytes/N bodies are exactly N octets\n"
       "      --progress        live progress line on stderr even when not a TTY\n"
       "      --no-progress     no live progress line\n"
@@ -230,6 +234,8 @@ enum {
   OPT_VERIFY_BYTES,
   OPT_PROGRESS,
   OPT_NO_PROGRESS,
+  OPT_HOLD,
+  OPT_LATENCY_HIST,
 };
 
 static const struct option long_opts[] = {
@@ -251,6 +257,8 @@ static const struct option long_opts[] = {
     {"verify-bytes", no_argument, NULL, OPT_VERIFY_BYTES},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"hold", required_argument, NULL, OPT_HOLD},
+    {"latency-hist", no_argument, NULL, OPT_LATENCY_HIST},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -338,6 +346,18 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
     case OPT_JSON:
       o->json = 1;
       break;
+    case OPT_HOLD:
+      if (parse_pos_double(optarg, 86400, &d) != 0) {
+        return fail(err, errlen, "--hold: expected seconds > 0, got '%s'", optarg);
+      }
+      o->hold_ns = (uint64_t)(d * 1e9);
+      if (o->hold_ns == 0) {
+        o->hold_ns = 1;
+      }
+      break;
+    case OPT_LATENCY_HIST:
+      o->latency_hist = 1;
+      break;
     case OPT_TIMEOUT:
       if (parse_pos_double(optarg, 86400, &d) != 0) {
         return fail(err, errlen, "--timeout: expected seconds > 0, got '%s'", optarg);
@@ -384,6 +404,9 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
 
   if (have_requests && o->duration_ns) {
     return fail(err, errlen, "--requests and --duration are exclusive");
+  }
+  if (o->hold_ns && o->duration_ns) {
+    return fail(err, errlen, "--hold needs --requests mode, not --duration");
   }
   if (o->rebind && o->migrate) {
     return fail(err, errlen, "--rebind and --migrate are exclusive");

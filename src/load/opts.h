@@ -43,7 +43,9 @@ struct qsl_opts {
   uint32_t threads;
   uint64_t initial_rtt_ns;
   uint64_t timeout_ns; /* handshake, idle and per-request limit */
+  uint64_t hold_ns;    /* --hold: keep a slot's last connection open idle this long */
   int json;
+  int latency_hist; /* --latency-hist: the histogram in the JSON report */
   int verify_bytes;
   int verify_cert; /* --verify or --cacert */
   const char *cacert;

@@ -119,6 +119,7 @@ void qsl_stats_merge(struct qsl_stats *d, const struct qsl_stats *s) {
   d->conns_started += s->conns_started;
   d->handshakes += s->handshakes;
   d->conns_failed += s->conns_failed;
+  d->conns_held += s->conns_held;
   d->req_sent += s->req_sent;
   d->req_ok += s->req_ok;
   d->req_failed += s->req_failed;
@@ -200,9 +201,13 @@ void qsl_report_text(FILE *fp, const struct qsl_stats *s, const struct qsl_opts 
   fprintf(fp, "finished in %.3f s\n", (double)elapsed_ns / 1e9);
   fprintf(fp,
           "%-12s%" PRIu64 " started, %" PRIu64 " handshakes, %" PRIu64
-          " failed, %.1f handshakes/s\n",
+          " failed, %.1f handshakes/s",
           "connections", s->conns_started, s->handshakes, s->conns_failed,
           per_s(s->handshakes, elapsed_ns));
+  if (o->hold_ns) {
+    fprintf(fp, ", %" PRIu64 " held idle %.1f s", s->conns_held, (double)o->hold_ns / 1e9);
+  }
+  fputc('\n', fp);
   fprintf(fp,
           "%-12s%" PRIu64 " sent, %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64
           " not sent, %.1f/s\n",
@@ -273,6 +278,21 @@ static void json_hist(FILE *fp, const char *key, const struct qsl_hist *h) {
           (double)qsl_hist_quantile(h, 0.99) / 1e3, (double)h->max / 1e3);
 }
 
+/* json_hist_buckets writes the non-empty buckets as [upper edge in us,
+ * count] pairs, in order: enough to draw the distribution (CDF) */
+static void json_hist_buckets(FILE *fp, const char *key, const struct qsl_hist *h) {
+  fprintf(fp, "\"%s\":[", key);
+  int any = 0;
+  for (unsigned i = 0; i < QSL_HIST_BUCKETS; i++) {
+    if (h->b[i]) {
+      fprintf(fp, "%s[%.3f,%" PRIu64 "]", any ? "," : "", (double)qsl_hist_upper(i) / 1e3,
+              h->b[i]);
+      any = 1;
+    }
+  }
+  fputc(']', fp);
+}
+
 static void json_switch(FILE *fp, const char *key, const struct qsl_switch_stats *w) {
   fprintf(fp,
           "\"%s\":{\"attempted\":%" PRIu64 ",\"validated\":%" PRIu64 ",\"completed\":%" PRIu64
@@ -292,11 +312,12 @@ void qsl_report_json(FILE *fp, const struct qsl_stats *s, const struct qsl_opts 
   fprintf(fp,
           "],\"connections\":%u,\"requests\":%" PRIu64 ",\"duration_s\":%.3f,\"streams\":%u,"
           "\"threads\":%u,\"new_conn\":%s,\"rebind\":%s,\"migrate\":%s,\"rate\":%.3f,"
-          "\"initial_rtt_ms\":%.3f,\"timeout_s\":%.3f},",
+          "\"initial_rtt_ms\":%.3f,\"timeout_s\":%.3f,\"hold_s\":%.3f},",
           o->connections, o->duration_ns ? (uint64_t)0 : o->requests,
           (double)o->duration_ns / 1e9, o->streams, o->threads, o->new_conn ? "true" : "false",
           o->rebind ? "true" : "false", o->migrate ? "true" : "false", o->rate,
-          (double)o->initial_rtt_ns / 1e6, (double)o->timeout_ns / 1e9);
+          (double)o->initial_rtt_ns / 1e6, (double)o->timeout_ns / 1e9,
+          (double)o->hold_ns / 1e9);
   fprintf(fp, "\"elapsed_s\":%.6f,\"ok\":%s,", (double)elapsed_ns / 1e9,
           qsl_stats_failed(s) ? "false" : "true");
   fprintf(fp,
@@ -314,6 +335,11 @@ void qsl_report_json(FILE *fp, const struct qsl_stats *s, const struct qsl_opts 
           per_s(s->body_bytes, elapsed_ns));
   json_hist(fp, "latency_us", &s->latency);
   fputc(',', fp);
+  if (o->latency_hist) {
+    json_hist_buckets(fp, "latency_hist_us", &s->latency);
+    fputc(',', fp);
+  }
+  fprintf(fp, "\"held_connections\":%" PRIu64 ",", s->conns_held);
   json_hist(fp, "handshake_us", &s->handshake);
   fputs(",\"status\":{", fp);
   int any = 0;

@@ -78,6 +78,7 @@ struct qsl_stats {
   uint64_t conns_started;
   uint64_t handshakes; /* completed */
   uint64_t conns_failed;
+  uint64_t conns_held; /* --hold: connections that went idle for the hold */
   uint64_t req_sent;
   uint64_t req_ok;
   uint64_t req_failed;

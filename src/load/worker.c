@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -105,6 +106,23 @@ int qsl_worker_watch(struct qsl_worker *w, struct qsl_sock *s) {
 }
 
 void qsl_worker_slot_done(struct qsl_worker *w) { w->nlive--; }
+
+void qsl_worker_slot_settled(struct qsl_worker *w, int held) {
+  if (!w->shared || !w->o->hold_ns) {
+    return;
+  }
+  if (held) {
+    atomic_fetch_add(&w->shared->held, 1);
+  }
+  /* the slot that settles last announces, exactly once */
+  if (atomic_fetch_add(&w->shared->settled, 1) + 1 == w->o->connections) {
+    uint32_t h = atomic_load(&w->shared->held);
+    fprintf(stderr, "quicsteer-load: holding %u idle connection%s (%u slot%s ended without one)\n",
+            h, h == 1 ? "" : "s", w->o->connections - h,
+            w->o->connections - h == 1 ? "" : "s");
+    fflush(stderr);
+  }
+}
 
 void qsl_worker_runq_push(struct qsl_worker *w, struct qsl_conn *c) {
   if (c->queued) {

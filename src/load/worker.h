@@ -6,6 +6,7 @@
 #define QSL_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <gnutls/gnutls.h>
@@ -17,8 +18,17 @@
 #include "tls.h"
 #include "udp.h"
 
+/* what the threads count together: --hold announces on stderr when every
+ * slot holds an idle connection or has ended, so a script knows when to
+ * measure the server */
+struct qsl_shared {
+  _Atomic uint32_t settled; /* slots holding, or ended without holding */
+  _Atomic uint32_t held;    /* of which holding */
+};
+
 struct qsl_worker {
   uint32_t id;
+  struct qsl_shared *shared; /* set by main before the threads start */
   const struct qsl_opts *o;
   const struct qsl_tls *tls;
   gnutls_priority_t prio; /* per thread: sessions reference it */
@@ -79,5 +89,8 @@ void qsl_worker_waitq_push(struct qsl_worker *w, struct qsl_conn *c);
 int qsl_worker_take_token(struct qsl_worker *w, uint64_t now);
 int qsl_worker_watch(struct qsl_worker *w, struct qsl_sock *s);
 void qsl_worker_slot_done(struct qsl_worker *w);
+/* qsl_worker_slot_settled: a slot started its --hold (|held|) or ended
+ * without one */
+void qsl_worker_slot_settled(struct qsl_worker *w, int held);
 
 #endif
