@@ -50,6 +50,7 @@ static const char usage_text[] =
     "      --metrics ADDR:PORT  serve Prometheus text on this TCP address\n"
     "      --takeover           join a running instance NAME as its successor\n"
     "      --drain-timeout S    seconds to finish requests on SIGTERM (default: 5)\n"
+    "      --idle-timeout S     close connections idle for S seconds (default: 30)\n"
     "      --detach             return once the server serves (for systemd reload)\n"
     "      --no-forward         do not relay datagrams of other workers' connections\n"
     "                           (benchmarks: behave like plain SO_REUSEPORT)\n"
@@ -70,6 +71,7 @@ enum {
   OPT_DRAIN_TIMEOUT,
   OPT_NO_FORWARD,
   OPT_DETACH,
+  OPT_IDLE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -92,6 +94,7 @@ static const struct option long_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"no-forward", no_argument, NULL, OPT_NO_FORWARD},
     {"detach", no_argument, NULL, OPT_DETACH},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -229,6 +232,7 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->host_id_len = 2;
   cfg->log_level = QS_LOG_INFO;
   cfg->drain_timeout = QS_DEFAULT_DRAIN_TIMEOUT_S;
+  cfg->idle_timeout_s = QS_DEFAULT_IDLE_TIMEOUT_S;
 }
 
 static void default_listen(struct qs_config *cfg) {
@@ -281,6 +285,11 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_NO_FORWARD:
       cfg->no_forward = 1;
+      break;
+    case OPT_IDLE_TIMEOUT:
+      if (parse_uint(optarg, 1, 86400, &v) != 0)
+        return usage_error("bad --idle-timeout '%s' (want 1..86400 seconds)", optarg);
+      cfg->idle_timeout_s = (unsigned)v;
       break;
     case OPT_DETACH:
       cfg->detach = 1;

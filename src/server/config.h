@@ -12,6 +12,7 @@
 #define QS_DEFAULT_PORT 4433
 #define QS_DEFAULT_INITIAL_RTT_MS 100
 #define QS_DEFAULT_DRAIN_TIMEOUT_S 5.0
+#define QS_DEFAULT_IDLE_TIMEOUT_S 30
 #define QS_DEFAULT_RETRY_AUTO_RATE 1000 /* new connections per second per worker */
 #define QS_NAME_MAX 64
 
@@ -50,6 +51,7 @@ struct qs_config {
   int takeover;
   int detach; /* fork; the parent exits 0 once the child serves */
   double drain_timeout;
+  unsigned idle_timeout_s;
 };
 
 enum {

@@ -16,7 +16,6 @@
 #include "worker.h"
 #include "quicsteer/util.h"
 
-#define QS_IDLE_TIMEOUT (30 * NGTCP2_SECONDS)
 #define QS_MAX_WINDOW (24 * 1024 * 1024)
 #define QS_MAX_STREAM_WINDOW (16 * 1024 * 1024)
 #define QS_ALERT_NO_APPLICATION_PROTOCOL 120
@@ -471,7 +470,7 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
   params.initial_max_data = 1024 * 1024;
   params.initial_max_streams_bidi = QS_MAX_STREAMS_BIDI;
   params.initial_max_streams_uni = 3;
-  params.max_idle_timeout = QS_IDLE_TIMEOUT;
+  params.max_idle_timeout = (ngtcp2_duration)w->srv->cfg->idle_timeout_s * NGTCP2_SECONDS;
   params.max_udp_payload_size = QS_RX_MAX_UDP;
   params.active_connection_id_limit = 8;
   params.stateless_reset_token_present = 1;

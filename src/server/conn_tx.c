@@ -71,6 +71,10 @@ int qs_conn_resume_tx(struct qs_conn *c) {
     c->pendlen -= sent;
     return -1;
   }
+  /* drained: a connection that hit a full socket once should not keep a
+   * QS_TX_BUF buffer for the rest of its life */
+  free(c->pend);
+  c->pend = NULL;
   c->pendlen = 0;
   c->blocked = 0;
   return 0;
