@@ -269,7 +269,7 @@ int qs_steer(struct sk_reuseport_md *md) {
   const struct qs_lbconf *conf = NULL;
   struct qs_cidcache_ent *ent;
   struct qs_hdr h;
-  __u32 zero = 0, len, cr = 0, cidlen, rk, group, reason, epoch, slot, *base;
+  __u32 zero = 0, len, cr = 0, cidlen, conf_len = 0, rk, group, reason, epoch, slot, *base;
   __u64 n; /* 64-bit: a u32 gets zero-extended copies the verifier cannot relate */
   int rv, is_new = 0;
 
@@ -305,11 +305,9 @@ int qs_steer(struct sk_reuseport_md *md) {
       return SK_DROP;
     }
     /* the DCID length comes from the configuration its first octet names */
-    cidlen = g->short_cid_len;
     cr = qs_lb_cr_of(buf[1]);
-    conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
-    if (conf && conf->valid)
-      cidlen = qs_lb_cid_len(&conf->rc.p);
+    conf_len = g->cid_len[cr & 7];
+    cidlen = conf_len ? conf_len : g->short_cid_len;
     if (cidlen > QS_MAX_CIDLEN)
       cidlen = QS_MAX_CIDLEN;
     short_key(&key, pfx, cidlen);
@@ -340,14 +338,14 @@ int qs_steer(struct sk_reuseport_md *md) {
       goto hash;
     }
     cr = qs_lb_cr_of(buf[h.dcid_off & (QS_HDR_SPAN - 1)]);
-    conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
+    conf_len = g->cid_len[cr & 7];
   }
 
   if (cr == QS_LB_CR_UNROUTABLE) {
     reason = QS_CTR_FB_UNROUTABLE;
     goto hash;
   }
-  if (!conf || !conf->valid) {
+  if (!conf_len) {
     reason = QS_CTR_FB_NO_CONFIG;
     goto hash;
   }
@@ -356,7 +354,7 @@ int qs_steer(struct sk_reuseport_md *md) {
     goto hash;
   }
   /* most client-chosen DCIDs are not our length: no cache or decode for them */
-  if (key.k.len != qs_lb_cid_len(&conf->rc.p)) {
+  if (key.k.len != conf_len) {
     reason = QS_CTR_FB_CIDLEN;
     goto hash;
   }
@@ -370,6 +368,12 @@ int qs_steer(struct sk_reuseport_md *md) {
     }
     reason = QS_CTR_FB_SOCKET_GONE;
     is_new = 0;
+    goto hash;
+  }
+  /* not cached: decode with the configuration itself */
+  conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
+  if (!conf || !conf->valid) {
+    reason = QS_CTR_FB_NO_CONFIG;
     goto hash;
   }
   rv = qs_bpf_route(conf, &key, &rk);

@@ -358,9 +358,16 @@ static int bump_epoch(struct qs_steer *s) {
 }
 
 static int write_config(struct qs_steer *s, uint32_t cr, const struct qs_lbconf *c) {
-  if (bpf_map_update_elem(map_fd(s->skel->maps.qs_lbconf), &cr, c, BPF_ANY) != 0)
+  struct qs_global g;
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(map_fd(s->skel->maps.qs_lbconf), &cr, c, BPF_ANY) != 0 ||
+      qs_steer_global(s, &g) != 0)
     return QS_ERR_SYS;
-  return bump_epoch(s);
+  /* the length the program checks first, and the epoch voiding cached
+   * decodes, change in one update */
+  g.cid_len[cr & 7] = c->valid ? (uint8_t)qs_lb_cid_len(&c->rc.p) : 0;
+  g.epoch++;
+  return bpf_map_update_elem(map_fd(s->skel->maps.qs_global), &zero, &g, BPF_ANY) == 0 ? 0 : QS_ERR_SYS;
 }
 
 int qs_steer_set_config(struct qs_steer *s, const struct qs_cidconf *cc) {

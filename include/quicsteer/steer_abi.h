@@ -13,7 +13,7 @@
 #include "quicsteer/quic_header.h"
 #include "quicsteer/siphash.h"
 
-#define QS_ABI_VERSION 3
+#define QS_ABI_VERSION 4
 
 #define QS_MAX_GROUPS 4    /* reuseport groups (listen addresses) per instance */
 #define QS_MAX_WORKERS 128 /* workers per generation */
@@ -72,6 +72,9 @@ struct qs_global {
    * program from matching the socket's address */
   uint32_t group_v4;
   uint32_t group_v6;
+  /* CID length of configuration cr (qs_lbconf[cr]), 0 if none: the cached
+   * path needs no read of the configuration itself */
+  uint8_t cid_len[8];
   struct qs_group groups[QS_MAX_GROUPS];
 };
 
