@@ -1027,7 +1027,7 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
         w("Where quicsteer's time goes: the same keep-alive load on `/bytes/%d` (a generated "
           "body, no file system) gave quicsteer 1 worker %s requests/s at %s server CPU ms "
           "per 1000 requests, against %s and %s for the 1 KiB file, which comes from the "
-          "worker's small-file cache (src/server/filecache.c). Profiled separately (not by "
+          "worker's small-file cache (src/server/http/filecache.c). Profiled separately (not by "
           "this command: `perf record -e cpu-clock -g -p SERVER_PID` during `-c 16 -m 4` on "
           "the 1 KiB file, 1 worker, 2026-11-25), about 32%% of the server's CPU in the kernel (UDP send "
           "and, on loopback, the client's receive path), 26%% in nghttp3, 16%% in ngtcp2, 15%% "

@@ -1,5 +1,5 @@
 /* lb_vectors.h: the QUIC-LB draft's test vectors
- * ($QS_SHARED_DIR/spec/quic-lb-vectors.tsv) for the tests that check a
+ * ($QS_VECTORS, tests/data/quic-lb-vectors.tsv) for the tests that check a
  * binding of lb_core.h against them (test_lb: nettle; test_aes128: the
  * kernel's table AES).  A missing or empty file fails the test. */
 #ifndef QS_TEST_LB_VECTORS_H
@@ -36,14 +36,13 @@ static size_t lb_vector_hex(uint8_t *out, size_t cap, const char *hex) {
 
 /* load_vectors parses every row into |v| (room for |cap|). */
 static size_t load_vectors(struct lb_vector *v, size_t cap) {
-  const char *dir = getenv("QS_SHARED_DIR");
-  char path[4096], line[1024];
+  const char *path = getenv("QS_VECTORS");
+  char line[1024];
   size_t n = 0;
   FILE *f;
 
-  if (dir == NULL)
-    fail_msg("QS_SHARED_DIR is not set: cannot find the QUIC-LB vectors");
-  snprintf(path, sizeof(path), "%s/spec/quic-lb-vectors.tsv", dir);
+  if (path == NULL)
+    fail_msg("QS_VECTORS is not set: cannot find the QUIC-LB vectors");
   f = fopen(path, "r");
   if (f == NULL)
     fail_msg("cannot open %s: %s", path, strerror(errno));

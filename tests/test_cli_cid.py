@@ -2,7 +2,7 @@
 """test_cli_cid.py: the `quicsteer cid` operator commands, end to end.
 
 Runs the built binary (argv[1]) against every row of the shared QUIC-LB
-vectors ($QS_SHARED_DIR/spec/quic-lb-vectors.tsv; a missing file fails),
+vectors ($QS_VECTORS, tests/data/quic-lb-vectors.tsv; a missing file fails),
 the draft's four-pass example, mint/decode round trips of quicsteer's
 layout, and the error cases: each must exit 2 with exactly one line on
 stderr starting "quicsteer: " and nothing on stdout.
@@ -49,10 +49,9 @@ def bad(*args):
 
 
 def load_vectors():
-    shared = os.environ.get("QS_SHARED_DIR")
-    if not shared:
-        sys.exit("FAIL: QS_SHARED_DIR is not set")
-    path = os.path.join(shared, "spec", "quic-lb-vectors.tsv")
+    path = os.environ.get("QS_VECTORS")
+    if not path:
+        sys.exit("FAIL: QS_VECTORS is not set")
     if not os.path.exists(path):
         sys.exit(f"FAIL: {path} is missing")
     rows = []
