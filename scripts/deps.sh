@@ -10,8 +10,9 @@ profile=${1:-build}
 build=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev llvm-14
        bpftool libbpf-dev libelf-dev zlib1g-dev
        libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev
-       libgnutls28-dev nettle-dev libev-dev libcmocka-dev openssl iproute2 procps)
-test=(python3 ngtcp2-client ngtcp2-server chromium)
+       libgnutls28-dev nettle-dev libev-dev libcmocka-dev openssl iproute2 procps
+       libnghttp2-dev libhttp-parser-dev media-types)
+test=(python3 ngtcp2-client ngtcp2-server chromium curl nghttp2-client nginx-light nftables)
 bench=(caddy gnuplot-nox)
 
 want=("${build[@]}")
