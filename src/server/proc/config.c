@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -10,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <nghttp3/nghttp3.h>
 #include <ngtcp2/ngtcp2.h>
 
+#include "conffile.h"
 #include "log.h"
 #include "quicsteer/util.h"
 
@@ -54,6 +57,11 @@ static const char usage_text[] =
     "      --detach             return once the server serves (for systemd reload)\n"
     "      --no-forward         do not relay datagrams of other workers' connections\n"
     "                           (benchmarks: behave like plain SO_REUSEPORT)\n"
+    "      --access-log PATH    one line per request into PATH ('-': standard error)\n"
+    "      --access-log-format F  combined | json (default: combined)\n"
+    "      --conf FILE          read options from FILE ('name = value' lines);\n"
+    "                           options after --conf override it\n"
+    "      --check-config       validate the options and files, then exit 0 or 2\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n";
 
@@ -72,6 +80,10 @@ enum {
   OPT_NO_FORWARD,
   OPT_DETACH,
   OPT_IDLE_TIMEOUT,
+  OPT_CONF,
+  OPT_CHECK_CONFIG,
+  OPT_ACCESS_LOG,
+  OPT_ACCESS_LOG_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -95,20 +107,60 @@ static const struct option long_options[] = {
     {"no-forward", no_argument, NULL, OPT_NO_FORWARD},
     {"detach", no_argument, NULL, OPT_DETACH},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
+/* Options the file may not set: they only make sense on a command line. */
+static const char *const file_reject[] = {"conf", "check-config", "help", "version", NULL};
+
+#define QS_OPT_SLOTS 512 /* getopt_long return values tracked in last[] */
+
+/* Where the arguments being parsed came from (one --conf file at most). */
+struct qs_config_src {
+  struct qs_conffile file;
+  char **argv;                  /* the command line with the file's arguments spliced in */
+  unsigned *line;               /* per argv element: its line in the file, 0: command line */
+  int argc;
+  int cur;                      /* the element being parsed, -1: none */
+  int failed;                   /* the file element that failed, or -1 */
+  unsigned last[QS_OPT_SLOTS];  /* the line each option's current value came from */
+  struct qs_conf_errors errs;
+};
+
+/* The parse in progress: usage_error attributes its message to the file
+ * line of the argument being parsed (getopt_long is global state too). */
+static struct qs_config_src *cur_src;
+
+static void note_arg(int c) {
+  struct qs_config_src *src = cur_src;
+  src->cur = optind - 1;
+  if (c >= 0 && c < QS_OPT_SLOTS)
+    src->last[c] = src->line[src->cur];
+}
+
+/* '+': no permutation, so argv indices keep their file lines */
+static const char short_options[] = "+:l:w:c:k:r:n:hV";
+
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...) {
+  struct qs_config_src *src = cur_src;
+  char msg[QS_CONF_MSG_MAX];
+  unsigned line = 0;
   va_list ap;
-  fputs("quicsteer-server: ", stderr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fputs(" (see --help)\n", stderr);
+  if (src->cur >= 0 && src->cur < src->argc)
+    line = src->line[src->cur];
+  src->failed = line ? src->cur : -1;
+  qs_conf_error_add(&src->errs, line, msg);
   return QS_CONFIG_USAGE;
 }
 
@@ -244,15 +296,18 @@ static void default_listen(struct qs_config *cfg) {
   cfg->nlisten = 2;
 }
 
-int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
+/* One pass of getopt_long over |argv|; every message goes to cur_src. */
+static int parse_args(struct qs_config *cfg, int argc, char **argv) {
   unsigned long v;
   int c, n;
   char *end;
 
   set_defaults(cfg);
+  cfg->src = cur_src;
   opterr = 0; /* our own messages, prefixed "quicsteer-server: " */
-  optind = 1;
-  while ((c = getopt_long(argc, argv, ":l:w:c:k:r:n:hV", long_options, NULL)) != -1) {
+  optind = 0; /* 0: glibc starts afresh, as each pass must */
+  while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+    note_arg(c);
     switch (c) {
     case 'l':
       if (cfg->nlisten == QS_MAX_GROUPS)
@@ -347,6 +402,23 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
           cfg->drain_timeout > 3600)
         return usage_error("bad --drain-timeout '%s' (want 0..3600 seconds)", optarg);
       break;
+    case OPT_CONF:
+      cfg->conf = optarg; /* read by qs_config_parse before this pass */
+      break;
+    case OPT_CHECK_CONFIG:
+      cfg->check_config = 1;
+      break;
+    case OPT_ACCESS_LOG:
+      cfg->access_log = optarg;
+      break;
+    case OPT_ACCESS_LOG_FORMAT:
+      if (strcmp(optarg, "combined") == 0)
+        cfg->access_log_format = QS_ACCESS_LOG_COMBINED;
+      else if (strcmp(optarg, "json") == 0)
+        cfg->access_log_format = QS_ACCESS_LOG_JSON;
+      else
+        return usage_error("bad --access-log-format '%s' (want combined or json)", optarg);
+      break;
     case 'h':
       fputs(usage_text, stdout);
       return QS_CONFIG_EXIT;
@@ -359,6 +431,7 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
       return usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
+  cur_src->cur = -1;
   if (optind < argc)
     return usage_error("unexpected argument '%s'", argv[optind]);
   if (!cfg->cert)
@@ -368,4 +441,206 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
   if (cfg->nlisten == 0)
     default_listen(cfg);
   return QS_CONFIG_OK;
+}
+
+/* The first --conf on the command line: its file and the argv index after
+ * it, where the file's arguments go.  Returns 1, 0 (none), or -1 if given
+ * twice. */
+static int find_conf(int argc, char **argv, const char **path, int *at) {
+  int c, found = 0;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+    if (c != OPT_CONF)
+      continue;
+    if (found)
+      return -1;
+    *path = optarg;
+    *at = optind;
+    found = 1;
+  }
+  return found;
+}
+
+static int splice_file(struct qs_config_src *src, int argc, char **argv, int at) {
+  size_t n = (size_t)argc + src->file.nargs, k = 0;
+  src->argv = calloc(n + 1, sizeof *src->argv);
+  src->line = calloc(n + 1, sizeof *src->line);
+  if (!src->argv || !src->line)
+    return -1;
+  for (int i = 0; i < at; i++, k++)
+    src->argv[k] = argv[i];
+  for (size_t i = 0; i < src->file.nargs; i++, k++) {
+    src->argv[k] = src->file.args[i].arg;
+    src->line[k] = src->file.args[i].line;
+  }
+  for (int i = at; i < argc; i++, k++)
+    src->argv[k] = argv[i];
+  src->argc = (int)n;
+  return 0;
+}
+
+static void drop_arg(struct qs_config_src *src, int i) {
+  size_t rest = (size_t)(src->argc - i); /* with the terminating NULL */
+  memmove(&src->argv[i], &src->argv[i + 1], rest * sizeof *src->argv);
+  memmove(&src->line[i], &src->line[i + 1], rest * sizeof *src->line);
+  src->argc--;
+}
+
+int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
+  struct qs_config_src *src = calloc(1, sizeof *src);
+  const char *conf = NULL;
+  int at = argc, rv;
+
+  if (!src) {
+    fputs("quicsteer-server: out of memory\n", stderr);
+    return QS_CONFIG_USAGE;
+  }
+  cur_src = src;
+  src->cur = src->failed = -1;
+  rv = find_conf(argc, argv, &conf, &at);
+  if (rv < 0) {
+    usage_error("--conf given twice");
+  } else if (rv == 1 && (rv = qs_conffile_read(&src->file, conf, long_options, file_reject,
+                                               &src->errs)) < 0) {
+    usage_error("cannot read --conf %s: %s", conf,
+                rv == -1 ? "out of memory" : rv == -EFBIG ? "larger than 1 MiB" : strerror(-rv));
+  } else if (splice_file(src, argc, argv, at) != 0) {
+    usage_error("out of memory");
+  } else {
+    /* every bad file line is reported: drop the one that failed, parse again */
+    while ((rv = parse_args(cfg, src->argc, src->argv)) == QS_CONFIG_USAGE && src->failed >= 0) {
+      drop_arg(src, src->failed);
+      src->failed = -1;
+    }
+    if (rv == QS_CONFIG_EXIT) {
+      cfg->src = src;
+      return rv;
+    }
+  }
+  cfg->src = src;
+  cfg->conf = conf;
+  if (src->errs.n || src->errs.more) {
+    qs_config_report(cfg);
+    return QS_CONFIG_USAGE;
+  }
+  return QS_CONFIG_OK;
+}
+
+static int opt_val(const char *key) {
+  for (const struct option *o = long_options; o->name; o++)
+    if (strcmp(o->name, key) == 0)
+      return o->val;
+  return -1;
+}
+
+unsigned qs_config_line(const struct qs_config *cfg, const char *key) {
+  int v = opt_val(key);
+  if (!cfg->src || v < 0 || v >= QS_OPT_SLOTS)
+    return 0;
+  return cfg->src->last[v];
+}
+
+void qs_config_complain(struct qs_config *cfg, const char *key, const char *fmt, ...) {
+  char msg[QS_CONF_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  qs_conf_error_add(&cfg->src->errs, key ? qs_config_line(cfg, key) : 0, msg);
+}
+
+size_t qs_config_nerrors(const struct qs_config *cfg) {
+  return cfg->src ? cfg->src->errs.n : 0;
+}
+
+const char *qs_config_error(const struct qs_config *cfg, size_t i, unsigned *line) {
+  if (!cfg->src || i >= cfg->src->errs.n)
+    return NULL;
+  *line = cfg->src->errs.e[i].line;
+  return cfg->src->errs.e[i].msg;
+}
+
+/* file lines in order, then what is not from the file */
+static int after(unsigned la, unsigned lb) {
+  return la != lb && (la == 0 || (lb != 0 && la > lb));
+}
+
+size_t qs_config_report(struct qs_config *cfg) {
+  struct qs_conf_errors *errs = &cfg->src->errs;
+  size_t n = errs->n;
+  /* insertion sort: stable, so equal lines keep the order found */
+  for (size_t i = 1; i < errs->n; i++)
+    for (size_t j = i; j > 0 && after(errs->e[j - 1].line, errs->e[j].line); j--) {
+      __typeof__(errs->e[0]) t = errs->e[j];
+      errs->e[j] = errs->e[j - 1];
+      errs->e[j - 1] = t;
+    }
+  for (size_t i = 0; i < errs->n; i++) {
+    if (errs->e[i].line)
+      fprintf(stderr, "%s:%u: %s\n", cfg->conf, errs->e[i].line, errs->e[i].msg);
+    else
+      fprintf(stderr, "quicsteer-server: %s%s\n", errs->e[i].msg,
+              cfg->check_config ? "" : " (see --help)");
+  }
+  if (errs->more)
+    fprintf(stderr, "%s: %zu more error(s)\n", cfg->conf ? cfg->conf : "quicsteer-server",
+            errs->more);
+  return n + errs->more;
+}
+
+/* A file the server will read: open it now, as the server will. */
+static void check_readable(struct qs_config *cfg, const char *key, const char *path, int dir) {
+  struct stat st;
+  int fd;
+  if (!path)
+    return;
+  fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+  if (fd < 0) {
+    qs_config_complain(cfg, key, "cannot read %s %s: %s", key, path, strerror(errno));
+    return;
+  }
+  if (fstat(fd, &st) == 0 && !dir && !S_ISREG(st.st_mode))
+    qs_config_complain(cfg, key, "%s %s is not a regular file", key, path);
+  close(fd);
+}
+
+size_t qs_config_check(struct qs_config *cfg) {
+  size_t before = cfg->src->errs.n + cfg->src->errs.more;
+  check_readable(cfg, "cert", cfg->cert, 0);
+  check_readable(cfg, "key", cfg->key, 0);
+  check_readable(cfg, "root", cfg->root, 1);
+  check_readable(cfg, "secret-file", cfg->secret_file, 0);
+  if (cfg->qlog_dir && access(cfg->qlog_dir, W_OK) != 0)
+    qs_config_complain(cfg, "qlog-dir", "cannot write into qlog-dir %s: %s", cfg->qlog_dir,
+                       strerror(errno));
+  if (cfg->access_log && strcmp(cfg->access_log, "-") != 0) {
+    char dir[PATH_MAX];
+    const char *slash = strrchr(cfg->access_log, '/');
+    if (access(cfg->access_log, F_OK) == 0) {
+      if (access(cfg->access_log, W_OK) != 0)
+        qs_config_complain(cfg, "access-log", "cannot write access-log %s: %s",
+                           cfg->access_log, strerror(errno));
+    } else {
+      snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - cfg->access_log) + 1 : 1,
+               slash ? cfg->access_log : ".");
+      if (access(dir, W_OK) != 0)
+        qs_config_complain(cfg, "access-log", "cannot create access-log %s: %s",
+                           cfg->access_log, strerror(errno));
+    }
+  }
+  return cfg->src->errs.n + cfg->src->errs.more - before;
+}
+
+void qs_config_free(struct qs_config *cfg) {
+  struct qs_config_src *src = cfg->src;
+  if (!src)
+    return;
+  if (cur_src == src)
+    cur_src = NULL;
+  qs_conffile_free(&src->file);
+  free(src->argv);
+  free(src->line);
+  free(src);
+  cfg->src = NULL;
 }

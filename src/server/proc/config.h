@@ -52,7 +52,14 @@ struct qs_config {
   int detach; /* fork; the parent exits 0 once the child serves */
   double drain_timeout;
   unsigned idle_timeout_s;
+  const char *conf; /* --conf FILE */
+  int check_config;
+  const char *access_log; /* NULL: none; "-": standard error */
+  int access_log_format;  /* QS_ACCESS_LOG_* */
+  struct qs_config_src *src; /* where each value came from (config.c) */
 };
+
+enum { QS_ACCESS_LOG_COMBINED = 0, QS_ACCESS_LOG_JSON = 1 };
 
 enum {
   QS_CONFIG_OK = 0,
@@ -60,9 +67,39 @@ enum {
   QS_CONFIG_USAGE = 2, /* bad command line: message printed, exit 2 */
 };
 
-/* qs_config_parse fills |cfg| from the command line.  Returns QS_CONFIG_*;
- * on QS_CONFIG_USAGE one line starting "quicsteer-server: " was printed. */
+/* qs_config_parse fills |cfg| from the command line and the --conf file
+ * it names (conffile.h): the file's settings count as if given where
+ * --conf stands, so later options override them and earlier ones are
+ * overridden.  Returns QS_CONFIG_*; on QS_CONFIG_USAGE the errors were
+ * printed (qs_config_report): every bad file line as "FILE:LINE: message",
+ * then the first command-line error as "quicsteer-server: message".  Free
+ * with qs_config_free, whatever it returned. */
 int qs_config_parse(struct qs_config *cfg, int argc, char **argv);
+void qs_config_free(struct qs_config *cfg);
+
+/* qs_config_check (--check-config) tries what start-up will do with the
+ * files named: certificate, key, document root, secret file readable,
+ * qlog directory and access log writable.  Records each problem (see
+ * qs_config_complain) and returns how many. */
+size_t qs_config_check(struct qs_config *cfg);
+
+/* qs_config_line returns the file line that set option |key| (long name),
+ * or 0 if it was not set by the file. */
+unsigned qs_config_line(const struct qs_config *cfg, const char *key);
+
+/* qs_config_complain records a problem with the value of option |key|
+ * (NULL: not about one option), reported at its file line. */
+void qs_config_complain(struct qs_config *cfg, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* qs_config_nerrors / qs_config_error: the problems recorded, error |i|
+ * with its file line (0: not from the file); sorted once reported. */
+size_t qs_config_nerrors(const struct qs_config *cfg);
+const char *qs_config_error(const struct qs_config *cfg, size_t i, unsigned *line);
+
+/* qs_config_report prints the recorded problems on stderr, in file line
+ * order, and returns how many there are. */
+size_t qs_config_report(struct qs_config *cfg);
 
 /* qs_addr_parse parses "ADDR:PORT", "[V6ADDR]:PORT" or "*:PORT" into |out|.
  * Returns 0 or -1. */

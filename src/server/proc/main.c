@@ -145,6 +145,35 @@ static void report(const struct qs_server *srv, const char *why) {
   fflush(stdout);
 }
 
+/* --check-config: everything start-up reads, without opening a socket. */
+static int check_config(struct qs_config *cfg) {
+  struct qs_secret secret;
+  struct qs_tls tls;
+  char err[512];
+  size_t n;
+  if (qs_config_check(cfg) == 0) {
+    gnutls_global_init();
+    if (qs_tls_init(&tls, cfg->cert, cfg->key, err, sizeof err) != 0)
+      qs_config_complain(cfg, "cert", "%s", err);
+    else
+      qs_tls_free(&tls);
+    gnutls_global_deinit();
+    if (cfg->secret_file) {
+      int rv = qs_secret_load(&secret, cfg->secret_file);
+      if (rv != 0)
+        qs_config_complain(cfg, "secret-file", "cannot use secret file %s: %s",
+                           cfg->secret_file, rv == QS_ERR_SYS ? strerror(errno) : qs_strerror(rv));
+      qs_secret_wipe(&secret);
+    }
+  }
+  n = qs_config_report(cfg);
+  if (n == 0)
+    printf("quicsteer-server: configuration ok%s%s\n", cfg->conf ? ": " : "",
+           cfg->conf ? cfg->conf : "");
+  qs_config_free(cfg);
+  return n ? QS_EXIT_USAGE : 0;
+}
+
 int main(int argc, char **argv) {
   static struct qs_config cfg;
   static struct qs_server srv;
@@ -155,10 +184,12 @@ int main(int argc, char **argv) {
   sigset_t set;
 
   rv = qs_config_parse(&cfg, argc, argv);
-  if (rv == QS_CONFIG_EXIT)
-    return 0;
-  if (rv != QS_CONFIG_OK)
-    return QS_EXIT_USAGE;
+  if (rv != QS_CONFIG_OK) {
+    qs_config_free(&cfg);
+    return rv == QS_CONFIG_EXIT ? 0 : QS_EXIT_USAGE;
+  }
+  if (cfg.check_config)
+    return check_config(&cfg);
   qs_log_level = cfg.log_level;
   /* before any thread exists: the parent waits until the child serves */
   if (cfg.detach && qs_detach(&ctl) != 0) {
@@ -357,5 +388,6 @@ out:
   gnutls_global_deinit();
   if (exit_code == 0)
     QS_INFO(QS_LOG_MAIN, "stopped");
+  qs_config_free(&cfg);
   return exit_code;
 }
