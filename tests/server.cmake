@@ -38,6 +38,7 @@ qs_server_test(test_server_robust test_server_robust.py)
 qs_server_test(test_server_retry test_server_features.py retry)
 qs_server_test(test_server_observe test_server_features.py observe)
 qs_server_test(test_server_takeover_userspace test_server_features.py takeover)
+qs_server_test(test_server_conffile test_server_conffile.py)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again
@@ -45,3 +46,6 @@ set_tests_properties(test_server_download_2 test_server_download_4 test_server_m
                      test_server_migration_4 test_server_migration_bpf_2 test_server_sigterm
                      test_server_robust test_server_takeover_userspace
                      PROPERTIES LABELS tsan)
+
+# test_server_config reads the shipped example and docs/config.md
+target_compile_definitions(test_server_config PRIVATE QS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -293,11 +293,37 @@ static void test_conffile(void **state) {
   qs_conffile_free(&c);
 }
 
+/* The shipped example parses, and docs/config.md has a row for every key
+ * the file accepts. */
+static void test_example_and_docs(void **state) {
+  char doc[65536], key[80];
+  size_t n;
+  FILE *f;
+  (void)state;
+  assert_int_equal(parse(NULL, "--conf", QS_SOURCE_DIR "/contrib/quicsteer.conf", NULL),
+                   QS_CONFIG_OK);
+  assert_int_equal(qs_config_nerrors(&cfg), 0);
+  f = fopen(QS_SOURCE_DIR "/docs/config.md", "r");
+  assert_non_null(f);
+  n = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[n] = '\0';
+  for (const struct option *o = qs_config_options(); o->name; o++) {
+    if (!strcmp(o->name, "conf") || !strcmp(o->name, "check-config") ||
+        !strcmp(o->name, "help") || !strcmp(o->name, "version"))
+      continue;
+    snprintf(key, sizeof key, "| `%s` |", o->name);
+    if (!strstr(doc, key))
+      fail_msg("docs/config.md has no row for key '%s'", o->name);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_settings),   cmocka_unit_test(test_precedence),
       cmocka_unit_test(test_errors),     cmocka_unit_test(test_command_line_errors),
       cmocka_unit_test(test_check),      cmocka_unit_test(test_conffile),
+      cmocka_unit_test(test_example_and_docs),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -89,15 +89,20 @@ def sanitizer_env():
 class Server:
     """One quicsteer-server process."""
 
-    def __init__(self, binary, tmp, args, name=None, cert=None, timeout=30):
+    def __init__(self, binary, tmp, args, name=None, cert=None, timeout=30, bare=False):
+        """bare: run exactly |args| (a --conf file names cert, key, name and
+        listen address); |name| is then only the tag of the output files."""
         self.tmp = tmp
-        self.cert = cert or make_cert(tmp)
+        self.cert = cert if bare else (cert or make_cert(tmp))
         self.name = name or unique_name("s")
-        self.errpath = os.path.join(tmp, "server-%s.err" % self.name)
-        self.outpath = os.path.join(tmp, "server-%s.out" % self.name)
-        cmd = [binary, "--cert", os.path.join(self.cert, "cert.pem"),
-               "--key", os.path.join(self.cert, "key.pem"), "--name", self.name] + list(args)
-        if not any(a == "--listen" or a.startswith("--listen=") for a in args):
+        self.errpath = os.path.join(tmp, "server-%s-%d.err" % (self.name, time.monotonic_ns()))
+        self.outpath = self.errpath[:-4] + ".out"
+        if bare:
+            cmd = [binary] + list(args)
+        else:
+            cmd = [binary, "--cert", os.path.join(self.cert, "cert.pem"),
+                   "--key", os.path.join(self.cert, "key.pem"), "--name", self.name] + list(args)
+        if not bare and not any(a == "--listen" or a.startswith("--listen=") for a in args):
             cmd += ["--listen", "127.0.0.1:0"]
         self.cmd = cmd
         self.out = open(self.outpath, "w")

@@ -116,6 +116,8 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+const struct option *qs_config_options(void) { return long_options; }
+
 /* Options the file may not set: they only make sense on a command line. */
 static const char *const file_reject[] = {"conf", "check-config", "help", "version", NULL};
 

@@ -2,6 +2,7 @@
 #ifndef QS_SERVER_CONFIG_H
 #define QS_SERVER_CONFIG_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -76,6 +77,10 @@ enum {
  * with qs_config_free, whatever it returned. */
 int qs_config_parse(struct qs_config *cfg, int argc, char **argv);
 void qs_config_free(struct qs_config *cfg);
+
+/* qs_config_options returns the getopt_long table (NULL-terminated): every
+ * long option, and so every key of the file. */
+const struct option *qs_config_options(void);
 
 /* qs_config_check (--check-config) tries what start-up will do with the
  * files named: certificate, key, document root, secret file readable,
