@@ -211,6 +211,7 @@ class Server:
             outpath = os.path.join(self.env.work, "server-%s.out" % self.spec["id"])
             cmd = [self.env.server_bin, "--cert", self.env.cert, "--key", self.env.key,
                    "--listen", "127.0.0.1:0", "--root", self.env.www, "--name", self.name,
+                   "--bytes-endpoint",
                    "--initial-rtt", str(INITIAL_RTT_MS), "--drain-timeout", "1",
                    "--log-level", "warn", "--workers", str(self.spec["workers"])]
             cmd += self.spec.get("flags", [])
@@ -298,7 +299,7 @@ class Server:
             raise RuntimeError("bad stats magic")
         total = dict.fromkeys(fields, 0)
         for w in range(nworkers):
-            vals = struct.unpack_from("<32Q", data, 32 + w * 256)
+            vals = struct.unpack_from("<64Q", data, 32 + w * 512)  # 64 counters a record
             for k, v in zip(fields, vals):
                 total[k] += v
         return total

@@ -15,9 +15,14 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "quicsteer/wstats.h"
+#include "req.h"
 
 static char base[256];
 static struct qs_docroot root;
+static struct qs_wstats wst;
+static struct qs_http_conf hconf;
+static struct qs_http_worker hw;
 
 static void put(const char *rel, const char *content) {
   char p[512];
@@ -60,6 +65,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   char cmd[600];
   (void)state;
+  qs_http_worker_free(&hw);
   qs_docroot_close(&root);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
   return system(cmd) == 0 ? 0 : -1;
@@ -81,6 +87,28 @@ static int resolve(const char *path, uint64_t *size, const char **ctype) {
   if (ctype)
     *ctype = ct;
   return st;
+}
+
+/* dotfiles and non-regular files: refused with 403 and their reason */
+static void test_special(void **state) {
+  char p[512];
+  (void)state;
+  snprintf(p, sizeof p, "%s/root/.git", base);
+  mkdir(p, 0755);
+  put("root/.git/config", "[core]\n");
+  put("root/.env", "SECRET=1\n");
+  snprintf(p, sizeof p, "%s/root/fifo", base);
+  assert_int_equal(mkfifo(p, 0644), 0);
+  assert_int_equal(resolve("/.env", NULL, NULL), 403 + 1000 * QS_REFUSED_DOTFILE);
+  assert_int_equal(resolve("/.git/config", NULL, NULL), 403 + 1000 * QS_REFUSED_DOTFILE);
+  assert_int_equal(resolve("/%2egit/config", NULL, NULL), 403 + 1000 * QS_REFUSED_DOTFILE);
+  /* a FIFO without a writer: answered at once, not blocked on */
+  assert_int_equal(resolve("/fifo", NULL, NULL), 403 + 1000 * QS_REFUSED_SPECIAL);
+  assert_int_equal(resolve("/./index.html", NULL, NULL), 200);
+  root.serve_dotfiles = 1;
+  assert_int_equal(resolve("/.env", NULL, NULL), 200);
+  root.serve_dotfiles = 0;
+  unlink(p);
 }
 
 static void test_files(void **state) {
@@ -165,15 +193,63 @@ static void test_bytes_route(void **state) {
   assert_int_equal(qs_http_bytes_at(64 * 1000 + 10), 'a');
 }
 
-/* a file body through a ring smaller than the file: only acknowledged
- * space is reused, and the octets come out in order */
+/* ---- the request model (req.h) with a front of our own ---- */
+
+struct fake_front {
+  int responded, resumed, resets, consumed;
+};
+static struct fake_front ff;
+
+static int ff_respond(struct qs_req *r) {
+  (void)r;
+  ff.responded++;
+  return 0;
+}
+static int ff_interim(struct qs_req *r, int status) {
+  (void)r;
+  (void)status;
+  return 0;
+}
+static void ff_resume(struct qs_req *r) {
+  (void)r;
+  ff.resumed++;
+}
+static void ff_consume(struct qs_req *r, size_t n) {
+  (void)r;
+  ff.consumed += (int)n;
+}
+static void ff_reset(struct qs_req *r) {
+  (void)r;
+  ff.resets++;
+}
+static const struct qs_front_ops ff_ops = {ff_respond, ff_interim, ff_resume, ff_consume,
+                                           ff_reset};
+
+static struct qs_req *request(const char *method, const char *path) {
+  struct qs_req *r;
+  memset(&ff, 0, sizeof ff);
+  hconf.root = &root;
+  hconf.max_fields = 4096;
+  if (!hw.conf)
+    assert_int_equal(qs_http_worker_init(&hw, NULL, 0, &hconf, &wst), 0);
+  r = qs_req_new(&hw, &ff_ops, NULL, NULL, 0, "test");
+  assert_non_null(r);
+  qs_req_field(r, ":method", 7, method, strlen(method));
+  qs_req_field(r, ":scheme", 7, "https", 5);
+  qs_req_field(r, ":path", 5, path, strlen(path));
+  return r;
+}
+
+/* a file body through a ring smaller than the file: only released space
+ * is reused, the octets come out in order, and a full ring resumes the
+ * front once released */
 static void test_file_ring(void **state) {
-  struct qs_stream *s = qs_stream_new(0, NULL);
+  struct qs_req *r;
   char p[512];
   FILE *f;
-  size_t total = QS_RING_MAX * 2 + 12345, got = 0;
+  size_t total = QS_RING_MAX * 2 + 12345, got = 0, held = 0;
   uint8_t *expect = malloc(total);
-  int blocked = 0;
+  int blocked = 0, eof = 0;
   (void)state;
   for (size_t i = 0; i < total; i++)
     expect[i] = (uint8_t)(i * 7 + (i >> 9));
@@ -181,40 +257,92 @@ static void test_file_ring(void **state) {
   f = fopen(p, "w");
   fwrite(expect, 1, total, f);
   fclose(f);
-  assert_int_equal(qs_http_resolve(&root, "/big.bin", 8, &s->fd, &s->total, &(const char *){0}),
-                   200);
-  s->body = QS_BODY_FILE;
-  while (got < total) {
-    nghttp3_vec v[4];
-    uint32_t flags = 0;
-    nghttp3_ssize n = qs_http_read_data(s, v, 4, &flags);
-    if (n == NGHTTP3_ERR_WOULDBLOCK) {
-      assert_false(s->failed);
-      /* everything handed out is unacknowledged: ack all of it */
-      assert_int_equal(s->produced - s->acked, s->ringcap);
+  r = request("GET", "/big.bin");
+  qs_req_headers_done(r, 1);
+  assert_int_equal(ff.responded, 1);
+  assert_int_equal(r->status, 200);
+  assert_true(r->has_body);
+  while (!eof) {
+    struct qs_vec v[4];
+    int n = qs_req_pull(r, v, 4, &eof);
+    assert_true(n >= 0);
+    if (n == 0 && !eof) {
+      /* everything handed out is unreleased: release all of it */
+      assert_int_equal(held, QS_RING_MAX);
       blocked++;
-      assert_int_equal(qs_http_acked(s, s->produced - s->acked), 1);
+      ff.resumed = 0;
+      qs_req_acked(r, held);
+      held = 0;
+      assert_int_equal(ff.resumed, 1);
       continue;
     }
-    assert_int_equal(n, 1);
-    assert_memory_equal(v[0].base, expect + got, v[0].len);
-    got += v[0].len;
-    assert_true(s->produced - s->acked <= QS_RING_MAX);
-    if (got == total)
-      assert_true(flags & NGHTTP3_DATA_FLAG_EOF);
+    for (int i = 0; i < n; i++) {
+      assert_memory_equal(v[i].base, expect + got, v[i].len);
+      got += v[i].len;
+      held += v[i].len;
+    }
+    assert_true(held <= QS_RING_MAX);
   }
+  assert_int_equal(got, total);
   assert_true(blocked >= 2);
-  assert_int_equal(s->ringcap, QS_RING_MAX);
-  qs_stream_del(s);
+  assert_int_equal(r->body_tx, total);
+  qs_req_close(r);
   free(expect);
   unlink(p);
+}
+
+/* refusals answered by the built-in status pages */
+static void test_req_errors(void **state) {
+  struct qs_req *r;
+  char big[1024];
+  (void)state;
+  r = request("POST", "/index.html");
+  qs_req_headers_done(r, 0);
+  assert_int_equal(r->status, 405);
+  assert_non_null(qs_fields_get(&r->resp, "allow", NULL));
+  /* a request body nobody wants: its credit comes straight back */
+  qs_req_body(r, (const uint8_t *)"abc", 3);
+  assert_int_equal(ff.consumed, 3);
+  qs_req_close(r);
+
+  r = request("GET", "/missing");
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 404);
+  qs_req_close(r);
+
+  /* a header section over the bound: 431, counted */
+  r = request("GET", "/");
+  memset(big, 'x', sizeof big);
+  for (int i = 0; i < 5; i++)
+    qs_req_field(r, "x-big", 5, big, sizeof big);
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 431);
+  assert_true(wst.http_header_too_large >= 1);
+  qs_req_close(r);
+
+  /* no :scheme: 400 */
+  memset(&ff, 0, sizeof ff);
+  r = qs_req_new(&hw, &ff_ops, NULL, NULL, 0, "test");
+  qs_req_field(r, ":method", 7, "GET", 3);
+  qs_req_field(r, ":path", 5, "/", 1);
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 400);
+  qs_req_close(r);
+
+  /* HEAD: the headers of GET, no body */
+  r = request("HEAD", "/index.html");
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 200);
+  assert_false(r->has_body);
+  qs_req_close(r);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_mime),       cmocka_unit_test(test_bytes_route),
-      cmocka_unit_test(test_file_ring),
+      cmocka_unit_test(test_file_ring),  cmocka_unit_test(test_req_errors),
+      cmocka_unit_test(test_special),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

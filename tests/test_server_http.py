@@ -11,6 +11,7 @@ symbolic link leading out of the root (one staying inside is served),
 """
 import os
 import shutil
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -104,6 +105,41 @@ def main():
         rc, h, _ = get(srv, "/" + "a" * 1100)
         check(h.get(":status") == "414", "a path over 1024 octets is 414")
         check(srv.proc.poll() is None, "server still running")
+    finally:
+        srv.stop_and_check()
+
+    # the defaults of issue 9: no /bytes/N, no dotfiles, only regular files
+    os.makedirs(os.path.join(root, ".git"))
+    with open(os.path.join(root, ".git", "config"), "w") as f:
+        f.write("[core]\n")
+    with open(os.path.join(root, ".env"), "w") as f:
+        f.write("SECRET=1\n")
+    os.mkfifo(os.path.join(root, "fifo"))
+    os.mknod(os.path.join(root, "zero"), stat.S_IFCHR | 0o644, os.makedev(1, 5))  # /dev/zero
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", root],
+                 bytes_endpoint=False)
+    try:
+        rc, h, _ = get(srv, "/bytes/100")
+        check(h.get(":status") == "404", "/bytes/N is 404 without --bytes-endpoint")
+        for p in ("/.env", "/.git/config", "/%2eenv"):
+            rc, h, _ = get(srv, p)
+            check(h.get(":status") == "403", "dotfile %s is 403" % p)
+        rc, h, _ = get(srv, "/fifo")
+        check(h.get(":status") == "403", "a FIFO under the root is 403, the worker not blocked")
+        rc, h, _ = get(srv, "/zero")
+        check(h.get(":status") == "403", "a device node under the root is 403")
+        rc, h, _ = get(srv, "/")
+        check(h.get(":status") == "200", "the worker still answers after the FIFO")
+        check(srv.total("http_refused_dotfile") == 3, "3 dotfile refusals counted (got %d)" %
+              srv.total("http_refused_dotfile"))
+        check(srv.total("http_refused_special") == 2, "FIFO and device refusals counted")
+    finally:
+        srv.stop_and_check()
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", root,
+                               "--serve-dotfiles"], bytes_endpoint=False)
+    try:
+        rc, h, _ = get(srv, "/.env")
+        check(h.get(":status") == "200", "--serve-dotfiles serves /.env")
     finally:
         srv.stop_and_check()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -89,9 +89,12 @@ def sanitizer_env():
 class Server:
     """One quicsteer-server process."""
 
-    def __init__(self, binary, tmp, args, name=None, cert=None, timeout=30, bare=False):
+    def __init__(self, binary, tmp, args, name=None, cert=None, timeout=30, bare=False,
+                 bytes_endpoint=True):
         """bare: run exactly |args| (a --conf file names cert, key, name and
-        listen address); |name| is then only the tag of the output files."""
+        listen address); |name| is then only the tag of the output files.
+        bytes_endpoint: pass --bytes-endpoint (most tests download /bytes/N,
+        which is off by default)."""
         self.tmp = tmp
         self.cert = cert if bare else (cert or make_cert(tmp))
         self.name = name or unique_name("s")
@@ -102,6 +105,8 @@ class Server:
         else:
             cmd = [binary, "--cert", os.path.join(self.cert, "cert.pem"),
                    "--key", os.path.join(self.cert, "key.pem"), "--name", self.name] + list(args)
+        if bytes_endpoint and not bare:
+            cmd.append("--bytes-endpoint")
         if not bare and not any(a == "--listen" or a.startswith("--listen=") for a in args):
             cmd += ["--listen", "127.0.0.1:0"]
         self.cmd = cmd
@@ -179,7 +184,13 @@ class Server:
     # ---- statistics ----
     FIELDS = ("conns_open", "conns_accepted", "conns_completed", "conns_closed", "streams_open",
               "requests", "bytes_rx", "bytes_tx", "dgrams_rx", "dgrams_tx", "fwd_out", "fwd_in",
-              "fwd_fail", "resets_tx", "retry_tx", "vneg_tx", "drop_bad", "migrations")
+              "fwd_fail", "resets_tx", "retry_tx", "vneg_tx", "drop_bad", "migrations",
+              "http_header_too_large", "http_header_timeout", "http_refused_dotfile",
+              "http_refused_special", "proxy_requests", "proxy_conns_new", "proxy_conns_reused",
+              "proxy_refused", "proxy_connect_timeout", "proxy_first_byte_timeout",
+              "proxy_idle_timeout", "proxy_bad_response", "proxy_upstream_died",
+              "proxy_client_abort", "proxy_marked_down")
+    RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):
         """Per-worker counters from the wstats file: a list of dicts."""
@@ -190,7 +201,7 @@ class Server:
             raise RuntimeError("bad stats magic")
         out = []
         for w in range(nworkers):
-            vals = struct.unpack_from("<32Q", data, 32 + w * 256)
+            vals = struct.unpack_from("<%dQ" % self.RECORD, data, 32 + w * 8 * self.RECORD)
             out.append(dict(zip(self.FIELDS, vals)))
         return out
 

@@ -15,7 +15,7 @@
 
 #define QS_WSTATS_DIR "/run/quicsteer"
 #define QS_WSTATS_MAGIC 0x71737773u /* "qsws" */
-#define QS_WSTATS_VERSION 1
+#define QS_WSTATS_VERSION 2 /* 2: 64 counters a record */
 
 struct qs_wstats_file {
   uint32_t magic;
@@ -46,7 +46,24 @@ struct qs_wstats {
   uint64_t vneg_tx;      /* version negotiation packets sent */
   uint64_t drop_bad;     /* datagrams dropped as malformed (counted, not silent) */
   uint64_t migrations;   /* connections whose path changed */
-  uint64_t pad[14];      /* room to grow without changing the record size */
+  /* HTTP layer (src/server/http) */
+  uint64_t http_header_too_large; /* request header sections over the bound: 431 */
+  uint64_t http_header_timeout;   /* requests whose header section did not complete in time */
+  uint64_t http_refused_dotfile;  /* paths with a dot segment, refused: 403 */
+  uint64_t http_refused_special;  /* not a regular file (FIFO, device, socket): 403 */
+  /* reverse proxy (http/proxy.c) */
+  uint64_t proxy_requests;        /* requests routed to an upstream */
+  uint64_t proxy_conns_new;       /* upstream connections opened */
+  uint64_t proxy_conns_reused;    /* requests sent on a kept-alive connection */
+  uint64_t proxy_refused;         /* connect refused or unreachable: 502 */
+  uint64_t proxy_connect_timeout; /* 504 */
+  uint64_t proxy_first_byte_timeout; /* 504 */
+  uint64_t proxy_idle_timeout;    /* 504, or a reset once the response started */
+  uint64_t proxy_bad_response;    /* malformed upstream response: 502 or reset */
+  uint64_t proxy_upstream_died;   /* upstream closed mid-body: stream reset */
+  uint64_t proxy_client_abort;    /* client reset its stream: upstream connection closed */
+  uint64_t proxy_marked_down;     /* an upstream was put out of rotation (passive health) */
+  uint64_t pad[31];      /* room to grow without changing the record size */
 };
 
 #endif

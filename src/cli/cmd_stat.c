@@ -49,6 +49,21 @@ static const struct {
     {"vneg_tx", offsetof(struct qs_wstats, vneg_tx), 0},
     {"drop_bad", offsetof(struct qs_wstats, drop_bad), 0},
     {"migrations", offsetof(struct qs_wstats, migrations), 0},
+    {"http_header_too_large", offsetof(struct qs_wstats, http_header_too_large), 0},
+    {"http_header_timeout", offsetof(struct qs_wstats, http_header_timeout), 0},
+    {"http_refused_dotfile", offsetof(struct qs_wstats, http_refused_dotfile), 0},
+    {"http_refused_special", offsetof(struct qs_wstats, http_refused_special), 0},
+    {"proxy_requests", offsetof(struct qs_wstats, proxy_requests), 0},
+    {"proxy_conns_new", offsetof(struct qs_wstats, proxy_conns_new), 0},
+    {"proxy_conns_reused", offsetof(struct qs_wstats, proxy_conns_reused), 0},
+    {"proxy_refused", offsetof(struct qs_wstats, proxy_refused), 0},
+    {"proxy_connect_timeout", offsetof(struct qs_wstats, proxy_connect_timeout), 0},
+    {"proxy_first_byte_timeout", offsetof(struct qs_wstats, proxy_first_byte_timeout), 0},
+    {"proxy_idle_timeout", offsetof(struct qs_wstats, proxy_idle_timeout), 0},
+    {"proxy_bad_response", offsetof(struct qs_wstats, proxy_bad_response), 0},
+    {"proxy_upstream_died", offsetof(struct qs_wstats, proxy_upstream_died), 0},
+    {"proxy_client_abort", offsetof(struct qs_wstats, proxy_client_abort), 0},
+    {"proxy_marked_down", offsetof(struct qs_wstats, proxy_marked_down), 0},
 };
 #define NWFIELDS (sizeof wfields / sizeof wfields[0])
 /* the columns of the table (the JSON has them all) */

@@ -2,31 +2,144 @@
 #include "h3.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
-#include "http.h"
 #include "log.h"
+#include "req.h"
 #include "server.h"
 #include "stats.h"
 #include "worker.h"
+
+/* one request stream: the HTTP/3 side of a struct qs_req */
+struct qs_stream {
+  int64_t id;
+  struct qs_conn *c;
+  struct qs_req *r;
+  struct qs_stream *prev, *next;
+  struct qs_stream *next_resume, *next_failed;
+  uint8_t resume_queued, failed_queued;
+};
+
+#define QS_H3_MAX_NV 128 /* response fields submitted; more are dropped */
+
+static void queue_resume(struct qs_conn *c, struct qs_stream *s) {
+  if (s->resume_queued)
+    return;
+  s->resume_queued = 1;
+  s->next_resume = c->resume;
+  c->resume = s;
+}
+
+static void queue_failed(struct qs_conn *c, struct qs_stream *s) {
+  if (s->failed_queued)
+    return;
+  s->failed_queued = 1;
+  s->next_failed = c->failed;
+  c->failed = s;
+}
+
+/* ---- the front's side of the request model (req.h) ---- */
 
 static nghttp3_ssize h3_read_data(nghttp3_conn *h3, int64_t sid, nghttp3_vec *vec, size_t veccnt,
                                   uint32_t *pflags, void *cud, void *sud) {
   struct qs_conn *c = cud;
   struct qs_stream *s = sud;
-  nghttp3_ssize n;
+  struct qs_vec v[16];
+  int eof = 0, n;
   (void)h3;
   (void)sid;
-  n = qs_http_read_data(s, vec, veccnt, pflags);
-  if (s->failed && !s->failed_queued) {
-    s->failed_queued = 1;
-    s->next_failed = c->failed;
-    c->failed = s;
+  if (veccnt > 16)
+    veccnt = 16;
+  n = qs_req_pull(s->r, v, veccnt, &eof);
+  if (n < 0) {
+    queue_failed(c, s);
+    return NGHTTP3_ERR_WOULDBLOCK;
   }
+  for (int i = 0; i < n; i++) {
+    vec[i].base = (uint8_t *)v[i].base;
+    vec[i].len = v[i].len;
+  }
+  if (eof)
+    *pflags |= NGHTTP3_DATA_FLAG_EOF;
+  else if (n == 0)
+    return NGHTTP3_ERR_WOULDBLOCK;
   return n;
 }
 
 static const nghttp3_data_reader reader = {.read_data = h3_read_data};
+
+static int front_respond(struct qs_req *r) {
+  struct qs_stream *s = r->front_data;
+  struct qs_conn *c = s->c;
+  nghttp3_nv nva[QS_H3_MAX_NV];
+  char status[8];
+  size_t n = 0;
+  int rv;
+
+  snprintf(status, sizeof status, "%d", r->status);
+  nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+                          NGHTTP3_NV_FLAG_NONE};
+  for (size_t i = 0; i < r->resp.n && n < QS_H3_MAX_NV; i++)
+    nva[n++] = (nghttp3_nv){(uint8_t *)qs_field_name(&r->resp, i),
+                            (uint8_t *)qs_field_value(&r->resp, i), r->resp.f[i].namelen,
+                            r->resp.f[i].valuelen, NGHTTP3_NV_FLAG_NONE};
+  rv = nghttp3_conn_submit_response(c->h3, s->id, nva, n, r->has_body ? &reader : NULL);
+  if (rv != 0) {
+    QS_DEBUG(c->w->index, "stream %lld: cannot submit response: %s", (long long)s->id,
+             nghttp3_strerror(rv));
+    queue_failed(c, s);
+  }
+  QS_DEBUG(c->w->index, "stream %lld: %s %s -> %d", (long long)s->id, qs_req_method(r),
+           qs_req_path(r), r->status);
+  qs_worker_mark_dirty(c->w, c);
+  return rv;
+}
+
+static int front_interim(struct qs_req *r, int code) {
+  struct qs_stream *s = r->front_data;
+  char status[8];
+  nghttp3_nv nv;
+  snprintf(status, sizeof status, "%d", code);
+  nv = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+                    NGHTTP3_NV_FLAG_NONE};
+  qs_worker_mark_dirty(s->c->w, s->c);
+  return nghttp3_conn_submit_info(s->c->h3, s->id, &nv, 1);
+}
+
+static void front_resume(struct qs_req *r) {
+  struct qs_stream *s = r->front_data;
+  /* nghttp3 is resumed outside its own callbacks (qs_h3_pending) */
+  queue_resume(s->c, s);
+  qs_worker_mark_dirty(s->c->w, s->c);
+}
+
+static void consume(struct qs_conn *c, int64_t sid, size_t n) {
+  ngtcp2_conn_extend_max_stream_offset(c->q, sid, n);
+  ngtcp2_conn_extend_max_offset(c->q, n);
+}
+
+static void front_consume(struct qs_req *r, size_t n) {
+  struct qs_stream *s = r->front_data;
+  consume(s->c, s->id, n);
+  qs_worker_mark_dirty(s->c->w, s->c);
+}
+
+static void front_reset(struct qs_req *r) {
+  struct qs_stream *s = r->front_data;
+  queue_failed(s->c, s);
+  qs_worker_mark_dirty(s->c->w, s->c);
+}
+
+static const struct qs_front_ops front_ops = {
+    .respond = front_respond,
+    .interim = front_interim,
+    .resume = front_resume,
+    .consume = front_consume,
+    .reset = front_reset,
+};
+
+/* ---- streams ---- */
 
 static void unlink_from(struct qs_stream **head, struct qs_stream *s, int failed_list) {
   for (struct qs_stream **p = head; *p; p = failed_list ? &(*p)->next_failed : &(*p)->next_resume) {
@@ -50,48 +163,48 @@ static void stream_free(struct qs_conn *c, struct qs_stream *s) {
     unlink_from(&c->failed, s, 1);
   c->nreq--;
   QS_STAT_SUB(c->w->st, streams_open, 1);
-  qs_stream_del(s);
-}
-
-static void consume(struct qs_conn *c, int64_t sid, size_t n) {
-  ngtcp2_conn_extend_max_stream_offset(c->q, sid, n);
-  ngtcp2_conn_extend_max_offset(c->q, n);
+  if (c->q)
+    ngtcp2_conn_set_stream_user_data(c->q, s->id, NULL);
+  qs_req_close(s->r);
+  free(s);
 }
 
 /* ---- nghttp3 callbacks ---- */
 
 static int h3_acked_stream_data(nghttp3_conn *h3, int64_t sid, uint64_t datalen, void *cud,
                                 void *sud) {
-  struct qs_conn *c = cud;
   struct qs_stream *s = sud;
   (void)h3;
   (void)sid;
-  /* resumed by our ngtcp2 callback once nghttp3 has returned */
-  if (s && qs_http_acked(s, datalen) && !s->resume_queued) {
-    s->resume_queued = 1;
-    s->next_resume = c->resume;
-    c->resume = s;
-  }
+  (void)cud;
+  if (s)
+    qs_req_acked(s->r, datalen);
   return 0;
 }
 
 static int h3_stream_close(nghttp3_conn *h3, int64_t sid, uint64_t code, void *cud, void *sud) {
   struct qs_conn *c = cud;
+  struct qs_stream *s = sud;
   (void)h3;
   (void)sid;
-  (void)code;
-  if (sud)
-    stream_free(c, sud);
+  if (s) {
+    if (code != NGHTTP3_H3_NO_ERROR)
+      qs_req_abort(s->r);
+    stream_free(c, s);
+  }
   return 0;
 }
 
 static int h3_recv_data(nghttp3_conn *h3, int64_t sid, const uint8_t *data, size_t datalen,
                         void *cud, void *sud) {
+  struct qs_stream *s = sud;
   (void)h3;
-  (void)data;
-  (void)sud;
-  /* request bodies are not used: give the credit straight back */
-  consume(cud, sid, datalen);
+  if (!s) {
+    consume(cud, sid, datalen);
+    return 0;
+  }
+  /* credit comes back when the handler has processed the octets */
+  qs_req_body(s->r, data, datalen);
   return 0;
 }
 
@@ -106,15 +219,24 @@ static int h3_deferred_consume(nghttp3_conn *h3, int64_t sid, size_t consumed, v
 static int h3_begin_headers(nghttp3_conn *h3, int64_t sid, void *cud, void *sud) {
   struct qs_conn *c = cud;
   struct qs_stream *s;
+  const ngtcp2_path *path;
   if (sud)
-    return 0; /* trailers or a second header block: keep the stream */
-  s = qs_stream_new(sid, c);
+    return 0; /* trailers: ignored */
+  s = calloc(1, sizeof *s);
   if (!s)
     return NGHTTP3_ERR_CALLBACK_FAILURE;
-  if (nghttp3_conn_set_stream_user_data(h3, sid, s) != 0) {
-    qs_stream_del(s);
+  path = ngtcp2_conn_get_path(c->q);
+  s->id = sid;
+  s->c = c;
+  s->r = qs_req_new(&c->w->http, &front_ops, s, (const struct sockaddr *)path->remote.addr,
+                    (socklen_t)path->remote.addrlen, "HTTP/3");
+  if (!s->r || nghttp3_conn_set_stream_user_data(h3, sid, s) != 0) {
+    if (s->r)
+      qs_req_close(s->r);
+    free(s);
     return NGHTTP3_ERR_CALLBACK_FAILURE;
   }
+  ngtcp2_conn_set_stream_user_data(c->q, sid, s);
   s->next = c->streams;
   if (c->streams)
     c->streams->prev = s;
@@ -130,33 +252,35 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t sid, int32_t token, nghttp3_
   nghttp3_vec n, v;
   (void)h3;
   (void)sid;
+  (void)token;
   (void)flags;
   (void)cud;
-  if (!s || s->responded)
-    return 0;
+  if (!s || s->r->headers_done)
+    return 0; /* trailers */
   n = nghttp3_rcbuf_get_buf(name);
   v = nghttp3_rcbuf_get_buf(value);
-  qs_http_on_header(s, token, n.base, n.len, v.base, v.len);
+  qs_req_field(s->r, (const char *)n.base, n.len, (const char *)v.base, v.len);
+  return 0;
+}
+
+static int h3_end_headers(nghttp3_conn *h3, int64_t sid, int fin, void *cud, void *sud) {
+  struct qs_stream *s = sud;
+  (void)h3;
+  (void)sid;
+  (void)cud;
+  if (!s || s->r->headers_done)
+    return 0;
+  qs_req_headers_done(s->r, fin);
   return 0;
 }
 
 static int h3_end_stream(nghttp3_conn *h3, int64_t sid, void *cud, void *sud) {
-  struct qs_conn *c = cud;
   struct qs_stream *s = sud;
-  int rv;
+  (void)h3;
   (void)sid;
-  if (!s || s->responded)
-    return 0;
-  rv = qs_http_respond(s, h3, &c->w->srv->root, &c->w->files, qs_now(), &reader);
-  if (rv != 0) {
-    QS_DEBUG(c->w->index, "stream %lld: cannot submit response: %s", (long long)s->id,
-             nghttp3_strerror(rv));
-    return NGHTTP3_ERR_CALLBACK_FAILURE;
-  }
-  QS_STAT_ADD(c->w->st, requests, 1);
-  QS_DEBUG(c->w->index, "stream %lld: %s %s -> %d", (long long)s->id,
-           s->method == QS_METHOD_GET ? "GET" : s->method == QS_METHOD_HEAD ? "HEAD" : "other",
-           s->path, s->status);
+  (void)cud;
+  if (s && !s->r->body_fin)
+    qs_req_end(s->r);
   return 0;
 }
 
@@ -184,6 +308,7 @@ int qs_h3_setup(struct qs_conn *c) {
       .deferred_consume = h3_deferred_consume,
       .begin_headers = h3_begin_headers,
       .recv_header = h3_recv_header,
+      .end_headers = h3_end_headers,
       .end_stream = h3_end_stream,
       .stop_sending = h3_stop_sending,
       .reset_stream = h3_reset_stream,
@@ -197,6 +322,8 @@ int qs_h3_setup(struct qs_conn *c) {
   nghttp3_settings_default(&settings);
   settings.qpack_max_dtable_capacity = 4096;
   settings.qpack_blocked_streams = 100;
+  /* SETTINGS_MAX_FIELD_SECTION_SIZE: what qs_req_field enforces */
+  settings.max_field_section_size = c->w->http.conf->max_fields;
   if (nghttp3_conn_server_new(&c->h3, &cbs, &settings, NULL, c) != 0) {
     c->h3 = NULL;
     return -1;
@@ -219,21 +346,32 @@ void qs_h3_free(struct qs_conn *c) {
     nghttp3_conn_del(c->h3);
     c->h3 = NULL;
   }
-  while (c->streams)
-    stream_free(c, c->streams);
   c->resume = NULL;
   c->failed = NULL;
+  while (c->streams) {
+    struct qs_stream *s = c->streams;
+    s->resume_queued = s->failed_queued = 0;
+    qs_req_abort(s->r); /* the connection went away with the request */
+    stream_free(c, s);
+  }
 }
 
-int qs_h3_reset_failed(struct qs_conn *c) {
+int qs_h3_pending(struct qs_conn *c) {
   int any = 0;
+  while (c->resume) {
+    struct qs_stream *s = c->resume;
+    c->resume = s->next_resume;
+    s->resume_queued = 0;
+    nghttp3_conn_resume_stream(c->h3, s->id);
+  }
   while (c->failed) {
     struct qs_stream *s = c->failed;
     c->failed = s->next_failed;
     s->failed_queued = 0;
     any = 1;
-    QS_WARN(c->w->index, "stream %lld: reading %s failed; resetting the stream",
-            (long long)s->id, s->path);
+    QS_DEBUG(c->w->index, "stream %lld: %s cut off; resetting the stream", (long long)s->id,
+             qs_req_path(s->r) ? qs_req_path(s->r) : "-");
+    s->r->was_reset = 1;
     nghttp3_conn_shutdown_stream_write(c->h3, s->id);
     ngtcp2_conn_shutdown_stream(c->q, s->id, NGHTTP3_H3_INTERNAL_ERROR);
   }
@@ -309,10 +447,13 @@ int qs_h3_stream_close(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t app
 int qs_h3_stream_reset(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uint64_t app_error_code,
                        void *user_data, void *stream_user_data) {
   struct qs_conn *c = user_data;
+  struct qs_stream *s = stream_user_data;
   (void)q;
   (void)final_size;
   (void)app_error_code;
-  (void)stream_user_data;
+  /* the client gave up on the request */
+  if (s)
+    qs_req_abort(s->r);
   if (c->h3 && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0)
     return NGTCP2_ERR_CALLBACK_FAILURE;
   return 0;
@@ -321,9 +462,12 @@ int qs_h3_stream_reset(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uint64_
 int qs_h3_stream_stop_sending(ngtcp2_conn *q, int64_t sid, uint64_t app_error_code,
                               void *user_data, void *stream_user_data) {
   struct qs_conn *c = user_data;
+  struct qs_stream *s = stream_user_data;
   (void)q;
   (void)app_error_code;
-  (void)stream_user_data;
+  /* the client no longer reads the response */
+  if (s)
+    qs_req_abort(s->r);
   if (c->h3 && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0)
     return NGTCP2_ERR_CALLBACK_FAILURE;
   return 0;

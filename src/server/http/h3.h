@@ -1,5 +1,7 @@
-/* h3.h: the HTTP/3 layer of a connection: nghttp3 set-up, nghttp3's
- * callbacks, and the ngtcp2 stream callbacks that feed it.
+/* h3.h: the HTTP/3 front of a connection: nghttp3 set-up, nghttp3's
+ * callbacks, and the ngtcp2 stream callbacks that feed it.  It turns
+ * request streams into struct qs_req (req.h) and writes what their
+ * handlers answer; it has no HTTP semantics of its own.
  */
 #ifndef QS_SERVER_H3_H
 #define QS_SERVER_H3_H
@@ -18,9 +20,11 @@ int qs_h3_setup(struct qs_conn *c);
 /* qs_h3_free deletes the nghttp3 connection and every request stream. */
 void qs_h3_free(struct qs_conn *c);
 
-/* qs_h3_reset_failed resets the streams whose body could not be read.
- * Must not run while ngtcp2 is coalescing a packet.  Returns 1 if any. */
-int qs_h3_reset_failed(struct qs_conn *c);
+/* qs_h3_pending resumes the streams whose body has data again and resets
+ * those whose response was cut off (a file that cannot be read, an
+ * upstream that died).  Must not run while ngtcp2 is coalescing a packet.
+ * Returns 1 if any stream was reset. */
+int qs_h3_pending(struct qs_conn *c);
 
 /* ngtcp2 callbacks, see ngtcp2.h */
 int qs_h3_recv_stream_data(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t offset,

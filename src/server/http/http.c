@@ -16,8 +16,6 @@
 
 #include "quicsteer/util.h"
 
-#define QS_SERVER_HEADER "quicsteer/" QS_VERSION_STRING
-
 /* ---- document root ---- */
 
 int qs_docroot_open(struct qs_docroot *r, const char *dir) {
@@ -81,7 +79,7 @@ const char *qs_http_mime(const char *name) {
 
 /* decode the path part (up to '?' or '#') into |out| as a path relative to
  * the root; returns 0 or an HTTP status */
-static int decode_path(const char *path, size_t len, char *out, size_t cap) {
+static int decode_path(const char *path, size_t len, char *out, size_t cap, int dotfiles) {
   size_t o = 0, seg = 0;
   if (len == 0 || path[0] != '/')
     return 400;
@@ -111,6 +109,8 @@ static int decode_path(const char *path, size_t len, char *out, size_t cap) {
         return 400;
       if (sl == 1 && out[seg] == '.') {
         o = seg; /* drop "." */
+      } else if (sl > 1 && out[seg] == '.' && !dotfiles) {
+        return 403 + 1000 * QS_REFUSED_DOTFILE; /* .git, .env, .htpasswd */
       } else if (sl == 0 && c == '/') {
         /* collapse "//" */
       } else if (c == '/') {
@@ -135,7 +135,9 @@ static int open_beneath(const struct qs_docroot *root, const char *rel) {
   struct open_how how;
   long fd;
   memset(&how, 0, sizeof how);
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+  /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a peer;
+   * fstat decides before anything is read */
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   /* the kernel refuses any resolution that leaves the root, including
    * through symbolic links ("..", absolute or relative targets) */
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
@@ -153,7 +155,7 @@ static int open_beneath(const struct qs_docroot *root, const char *rel) {
       errno = EXDEV;
       return -1;
     }
-    return open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    return open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   }
 }
 
@@ -178,7 +180,7 @@ int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t
   *fd = -1;
   if (len > QS_PATH_MAX)
     return 414;
-  status = decode_path(path, len, rel, QS_PATH_MAX + 1);
+  status = decode_path(path, len, rel, QS_PATH_MAX + 1, root->serve_dotfiles);
   if (status)
     return status;
   rl = strlen(rel);
@@ -200,7 +202,9 @@ int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t
       return 200;
     }
     close(f);
-    if (!S_ISDIR(st->st_mode) || pass == 1)
+    if (!S_ISDIR(st->st_mode))
+      return 403 + 1000 * QS_REFUSED_SPECIAL;
+    if (pass == 1)
       return 403;
     /* a directory: its index.html */
     memcpy(rel + rl, "/index.html", 12);
@@ -232,6 +236,12 @@ static void pattern_init(void) {
 
 uint8_t qs_http_bytes_at(uint64_t off) { return (uint8_t)bytes_line[off % 64]; }
 
+const uint8_t *qs_http_bytes_pattern(size_t *len) {
+  pthread_once(&pattern_once, pattern_init);
+  *len = QS_PATTERN_LEN;
+  return pattern;
+}
+
 int qs_http_bytes_route(const char *path, size_t len, uint64_t *n) {
   static const char prefix[] = "/bytes/";
   const size_t pl = sizeof prefix - 1;
@@ -250,240 +260,4 @@ int qs_http_bytes_route(const char *path, size_t len, uint64_t *n) {
     return 400;
   *n = v;
   return 200;
-}
-
-/* ---- streams ---- */
-
-struct qs_stream *qs_stream_new(int64_t id, void *conn) {
-  struct qs_stream *s = calloc(1, sizeof *s);
-  if (!s)
-    return NULL;
-  s->id = id;
-  s->conn = conn;
-  s->fd = -1;
-  return s;
-}
-
-void qs_stream_del(struct qs_stream *s) {
-  if (!s)
-    return;
-  if (s->fd >= 0)
-    close(s->fd);
-  qs_filecache_release(s->cached);
-  free(s->ring);
-  free(s);
-}
-
-void qs_http_on_header(struct qs_stream *s, int32_t token, const uint8_t *name, size_t namelen,
-                       const uint8_t *value, size_t valuelen) {
-  (void)name;
-  (void)namelen;
-  switch (token) {
-  case NGHTTP3_QPACK_TOKEN__METHOD:
-    s->have |= QS_HAVE_METHOD;
-    if (valuelen == 3 && memcmp(value, "GET", 3) == 0)
-      s->method = QS_METHOD_GET;
-    else if (valuelen == 4 && memcmp(value, "HEAD", 4) == 0)
-      s->method = QS_METHOD_HEAD;
-    else
-      s->method = QS_METHOD_OTHER;
-    break;
-  case NGHTTP3_QPACK_TOKEN__PATH:
-    s->have |= QS_HAVE_PATH;
-    if (valuelen > QS_PATH_MAX) {
-      s->bad = 414;
-      break;
-    }
-    memcpy(s->path, value, valuelen);
-    s->path[valuelen] = '\0';
-    s->pathlen = (uint16_t)valuelen;
-    break;
-  case NGHTTP3_QPACK_TOKEN__SCHEME:
-    s->have |= QS_HAVE_SCHEME;
-    break;
-  case NGHTTP3_QPACK_TOKEN__AUTHORITY:
-    s->have |= QS_HAVE_AUTHORITY;
-    break;
-  default:
-    break;
-  }
-}
-
-static nghttp3_nv nv(const char *name, const char *value) {
-  nghttp3_nv h = {.name = (uint8_t *)name,
-                  .value = (uint8_t *)value,
-                  .namelen = strlen(name),
-                  .valuelen = strlen(value),
-                  .flags = NGHTTP3_NV_FLAG_NONE};
-  return h;
-}
-
-static const char *reason_body(int status) {
-  switch (status) {
-  case 400:
-    return "400 Bad Request\n";
-  case 403:
-    return "403 Forbidden\n";
-  case 404:
-    return "404 Not Found\n";
-  case 405:
-    return "405 Method Not Allowed\n";
-  case 414:
-    return "414 URI Too Long\n";
-  default:
-    return "500 Internal Server Error\n";
-  }
-}
-
-int qs_http_respond(struct qs_stream *s, nghttp3_conn *h3, const struct qs_docroot *root,
-                    struct qs_filecache *fc, uint64_t now, const nghttp3_data_reader *dr) {
-  nghttp3_nv hdrs[6];
-  char status[8], clen[24];
-  const char *ctype = "text/plain; charset=utf-8";
-  size_t n = 0;
-  uint64_t bytes;
-
-  s->responded = 1;
-  if (s->bad)
-    s->status = s->bad;
-  else if ((s->have & (QS_HAVE_METHOD | QS_HAVE_PATH | QS_HAVE_SCHEME)) !=
-           (QS_HAVE_METHOD | QS_HAVE_PATH | QS_HAVE_SCHEME))
-    s->status = 400;
-  else if (s->method == QS_METHOD_OTHER)
-    s->status = 405;
-  else if ((s->status = qs_http_bytes_route(s->path, s->pathlen, &bytes)) == 200) {
-    s->body = QS_BODY_BYTES;
-    s->total = bytes;
-    ctype = "application/octet-stream";
-  } else if (s->status == 0) {
-    s->status = qs_filecache_get(fc, root, s->path, s->pathlen, now, &s->cached, &s->fd,
-                                 &s->total, &ctype);
-    if (s->status == 200 && s->cached) {
-      /* a cached copy, kept alive by the stream's reference */
-      s->body = QS_BODY_MEM;
-      s->mem = s->cached->data;
-      s->total = s->cached->len;
-      ctype = s->cached->ctype;
-    } else if (s->status == 200) {
-      s->body = QS_BODY_FILE;
-    }
-  }
-  if (s->status != 200) {
-    s->mem = (const uint8_t *)reason_body(s->status);
-    s->total = strlen((const char *)s->mem);
-    s->body = QS_BODY_MEM;
-    ctype = "text/plain; charset=utf-8";
-  }
-  snprintf(status, sizeof status, "%d", s->status);
-  snprintf(clen, sizeof clen, "%llu", (unsigned long long)s->total);
-  hdrs[n++] = nv(":status", status);
-  hdrs[n++] = nv("server", QS_SERVER_HEADER);
-  hdrs[n++] = nv("content-type", ctype);
-  hdrs[n++] = nv("content-length", clen);
-  if (s->status == 405)
-    hdrs[n++] = nv("allow", "GET, HEAD");
-  if (s->method == QS_METHOD_HEAD || s->total == 0) {
-    /* headers only: HEAD, or an empty body */
-    s->body = QS_BODY_NONE;
-    if (s->fd >= 0) {
-      close(s->fd);
-      s->fd = -1;
-    }
-    return nghttp3_conn_submit_response(h3, s->id, hdrs, n, NULL);
-  }
-  return nghttp3_conn_submit_response(h3, s->id, hdrs, n, dr);
-}
-
-static nghttp3_ssize read_file(struct qs_stream *s, nghttp3_vec *vec, uint32_t *pflags) {
-  uint64_t inflight = s->produced - s->acked;
-  size_t pos, n;
-  ssize_t r;
-
-  if (!s->ring) {
-    /* sized by the file: small files cost what they weigh */
-    s->ringcap = s->total < QS_RING_MAX ? (size_t)s->total : QS_RING_MAX;
-    s->ring = malloc(s->ringcap);
-    if (!s->ring) {
-      s->failed = 1;
-      return NGHTTP3_ERR_WOULDBLOCK;
-    }
-  }
-  if (inflight >= s->ringcap) {
-    /* every octet of the ring waits for an acknowledgement */
-    s->blocked = 1;
-    return NGHTTP3_ERR_WOULDBLOCK;
-  }
-  pos = (size_t)(s->produced % s->ringcap);
-  n = s->ringcap - (size_t)inflight;
-  if (n > s->ringcap - pos)
-    n = s->ringcap - pos;
-  if (n > s->total - s->produced)
-    n = (size_t)(s->total - s->produced);
-  if (n > QS_READ_CHUNK)
-    n = QS_READ_CHUNK;
-  do
-    r = pread(s->fd, s->ring + pos, n, (off_t)s->produced);
-  while (r < 0 && errno == EINTR);
-  if (r <= 0) {
-    /* the file shrank or cannot be read: the stream is reset */
-    s->failed = 1;
-    return NGHTTP3_ERR_WOULDBLOCK;
-  }
-  vec[0].base = s->ring + pos;
-  vec[0].len = (size_t)r;
-  s->produced += (uint64_t)r;
-  if (s->produced == s->total) {
-    *pflags |= NGHTTP3_DATA_FLAG_EOF;
-    close(s->fd);
-    s->fd = -1;
-  }
-  return 1;
-}
-
-nghttp3_ssize qs_http_read_data(struct qs_stream *s, nghttp3_vec *vec, size_t veccnt,
-                                uint32_t *pflags) {
-  size_t n;
-  if (veccnt == 0)
-    return 0;
-  if (s->produced >= s->total) {
-    *pflags |= NGHTTP3_DATA_FLAG_EOF;
-    return 0;
-  }
-  switch (s->body) {
-  case QS_BODY_FILE:
-    return read_file(s, vec, pflags);
-  case QS_BODY_BYTES: {
-    size_t pos;
-    pthread_once(&pattern_once, pattern_init);
-    /* static data: nothing to keep until acknowledged */
-    pos = (size_t)(s->produced % QS_PATTERN_LEN);
-    n = QS_PATTERN_LEN - pos;
-    if (n > s->total - s->produced)
-      n = (size_t)(s->total - s->produced);
-    vec[0].base = pattern + pos;
-    vec[0].len = n;
-    break;
-  }
-  case QS_BODY_MEM:
-    n = (size_t)(s->total - s->produced);
-    vec[0].base = (uint8_t *)s->mem + s->produced;
-    vec[0].len = n;
-    break;
-  default:
-    *pflags |= NGHTTP3_DATA_FLAG_EOF;
-    return 0;
-  }
-  s->produced += n;
-  if (s->produced == s->total)
-    *pflags |= NGHTTP3_DATA_FLAG_EOF;
-  return 1;
-}
-
-int qs_http_acked(struct qs_stream *s, uint64_t n) {
-  s->acked += n;
-  if (s->blocked && s->produced - s->acked < s->ringcap) {
-    s->blocked = 0;
-    return 1;
-  }
-  return 0;
 }

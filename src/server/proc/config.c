@@ -55,6 +55,20 @@ static const char usage_text[] =
     "      --drain-timeout S    seconds to finish requests on SIGTERM (default: 5)\n"
     "      --idle-timeout S     close connections idle for S seconds (default: 30)\n"
     "      --detach             return once the server serves (for systemd reload)\n"
+    "      --proxy PREFIX=URL   send requests whose path starts with PREFIX to URL\n"
+    "                           (http://HOST:PORT or unix:/PATH; several URLs\n"
+    "                           comma-separated or repeated: round-robin);\n"
+    "                           repeatable, the longest prefix wins\n"
+    "      --proxy-connect-timeout S     upstream connect timeout (default: 5)\n"
+    "      --proxy-first-byte-timeout S  wait for the response (default: 60)\n"
+    "      --proxy-idle-timeout S        silence while answering (default: 60)\n"
+    "      --proxy-pool-idle N  idle upstream connections kept per upstream and\n"
+    "                           worker (default: 32)\n"
+    "      --proxy-pool-max N   upstream connections per upstream and worker\n"
+    "                           (default: 128; more requests wait)\n"
+    "      --max-header-size N  request header section bound, octets (default: 16384)\n"
+    "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
+    "      --bytes-endpoint     serve /bytes/N (N generated octets, for benchmarks)\n"
     "      --no-forward         do not relay datagrams of other workers' connections\n"
     "                           (benchmarks: behave like plain SO_REUSEPORT)\n"
     "      --access-log PATH    one line per request into PATH ('-': standard error)\n"
@@ -84,6 +98,15 @@ enum {
   OPT_CHECK_CONFIG,
   OPT_ACCESS_LOG,
   OPT_ACCESS_LOG_FORMAT,
+  OPT_PROXY,
+  OPT_PROXY_CONNECT_TIMEOUT,
+  OPT_PROXY_FIRST_BYTE_TIMEOUT,
+  OPT_PROXY_IDLE_TIMEOUT,
+  OPT_PROXY_POOL_IDLE,
+  OPT_PROXY_POOL_MAX,
+  OPT_MAX_HEADER_SIZE,
+  OPT_SERVE_DOTFILES,
+  OPT_BYTES_ENDPOINT,
 };
 
 static const struct option long_options[] = {
@@ -111,6 +134,15 @@ static const struct option long_options[] = {
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"proxy-connect-timeout", required_argument, NULL, OPT_PROXY_CONNECT_TIMEOUT},
+    {"proxy-first-byte-timeout", required_argument, NULL, OPT_PROXY_FIRST_BYTE_TIMEOUT},
+    {"proxy-idle-timeout", required_argument, NULL, OPT_PROXY_IDLE_TIMEOUT},
+    {"proxy-pool-idle", required_argument, NULL, OPT_PROXY_POOL_IDLE},
+    {"proxy-pool-max", required_argument, NULL, OPT_PROXY_POOL_MAX},
+    {"max-header-size", required_argument, NULL, OPT_MAX_HEADER_SIZE},
+    {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
+    {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -174,6 +206,15 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
   errno = 0;
   v = strtoul(s, &end, 10);
   if (errno || *end != '\0' || v < min || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_seconds(const char *s, double max, double *out) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || !(v > 0) || v > max)
     return -1;
   *out = v;
   return 0;
@@ -287,6 +328,12 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->log_level = QS_LOG_INFO;
   cfg->drain_timeout = QS_DEFAULT_DRAIN_TIMEOUT_S;
   cfg->idle_timeout_s = QS_DEFAULT_IDLE_TIMEOUT_S;
+  cfg->max_header_size = QS_DEFAULT_MAX_HEADER;
+  cfg->proxy_connect_timeout = QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S;
+  cfg->proxy_first_byte_timeout = QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S;
+  cfg->proxy_idle_timeout = QS_DEFAULT_PROXY_IDLE_TIMEOUT_S;
+  cfg->proxy_pool_idle = QS_DEFAULT_PROXY_POOL_IDLE;
+  cfg->proxy_pool_max = QS_DEFAULT_PROXY_POOL_MAX;
 }
 
 static void default_listen(struct qs_config *cfg) {
@@ -350,6 +397,46 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_DETACH:
       cfg->detach = 1;
+      break;
+    case OPT_PROXY:
+      if (cfg->nproxy == QS_PROXY_ARGS)
+        return usage_error("at most %d --proxy options", QS_PROXY_ARGS);
+      if (optarg[0] != '/' || !strchr(optarg, '='))
+        return usage_error("bad --proxy '%s' (want /PREFIX=URL)", optarg);
+      cfg->proxy[cfg->nproxy++] = optarg;
+      break;
+    case OPT_PROXY_CONNECT_TIMEOUT:
+      if (parse_seconds(optarg, 3600, &cfg->proxy_connect_timeout) != 0)
+        return usage_error("bad --proxy-connect-timeout '%s' (want seconds, 0..3600)", optarg);
+      break;
+    case OPT_PROXY_FIRST_BYTE_TIMEOUT:
+      if (parse_seconds(optarg, 86400, &cfg->proxy_first_byte_timeout) != 0)
+        return usage_error("bad --proxy-first-byte-timeout '%s' (want seconds)", optarg);
+      break;
+    case OPT_PROXY_IDLE_TIMEOUT:
+      if (parse_seconds(optarg, 86400, &cfg->proxy_idle_timeout) != 0)
+        return usage_error("bad --proxy-idle-timeout '%s' (want seconds)", optarg);
+      break;
+    case OPT_PROXY_POOL_IDLE:
+      if (parse_uint(optarg, 0, 100000, &v) != 0)
+        return usage_error("bad --proxy-pool-idle '%s' (want 0..100000)", optarg);
+      cfg->proxy_pool_idle = (unsigned)v;
+      break;
+    case OPT_PROXY_POOL_MAX:
+      if (parse_uint(optarg, 1, 100000, &v) != 0)
+        return usage_error("bad --proxy-pool-max '%s' (want 1..100000)", optarg);
+      cfg->proxy_pool_max = (unsigned)v;
+      break;
+    case OPT_MAX_HEADER_SIZE:
+      if (parse_uint(optarg, 1024, 1u << 20, &v) != 0)
+        return usage_error("bad --max-header-size '%s' (want 1024..1048576)", optarg);
+      cfg->max_header_size = (unsigned)v;
+      break;
+    case OPT_SERVE_DOTFILES:
+      cfg->serve_dotfiles = 1;
+      break;
+    case OPT_BYTES_ENDPOINT:
+      cfg->bytes_endpoint = 1;
       break;
     case OPT_INITIAL_RTT:
       if (parse_uint(optarg, 1, 10000, &v) != 0)

@@ -16,6 +16,13 @@
 #define QS_DEFAULT_IDLE_TIMEOUT_S 30
 #define QS_DEFAULT_RETRY_AUTO_RATE 1000 /* new connections per second per worker */
 #define QS_NAME_MAX 64
+#define QS_PROXY_ARGS 64             /* --proxy options */
+#define QS_DEFAULT_MAX_HEADER 16384  /* request header section, octets */
+#define QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S 5.0
+#define QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S 60.0
+#define QS_DEFAULT_PROXY_IDLE_TIMEOUT_S 60.0
+#define QS_DEFAULT_PROXY_POOL_IDLE 32 /* per upstream and worker */
+#define QS_DEFAULT_PROXY_POOL_MAX 128
 
 enum qs_retry_mode {
   QS_RETRY_NEVER = 0,
@@ -58,6 +65,14 @@ struct qs_config {
   const char *access_log; /* NULL: none; "-": standard error */
   int access_log_format;  /* QS_ACCESS_LOG_* */
   struct qs_config_src *src; /* where each value came from (config.c) */
+  /* HTTP layer and reverse proxy (docs/proxy.md) */
+  const char *proxy[QS_PROXY_ARGS]; /* PREFIX=URL[,URL...] as given */
+  size_t nproxy;
+  double proxy_connect_timeout, proxy_first_byte_timeout, proxy_idle_timeout; /* seconds */
+  unsigned proxy_pool_idle, proxy_pool_max;
+  unsigned max_header_size;
+  int serve_dotfiles;
+  int bytes_endpoint;
 };
 
 enum { QS_ACCESS_LOG_COMBINED = 0, QS_ACCESS_LOG_JSON = 1 };

@@ -165,6 +165,14 @@ static int check_config(struct qs_config *cfg) {
                            cfg->secret_file, rv == QS_ERR_SYS ? strerror(errno) : qs_strerror(rv));
       qs_secret_wipe(&secret);
     }
+    if (cfg->nproxy) {
+      /* upstream URLs parse and their names resolve */
+      struct qs_proxy_table *t = calloc(1, sizeof *t);
+      for (size_t i = 0; t && i < cfg->nproxy; i++)
+        if (qs_proxy_table_add(t, cfg->proxy[i], err, sizeof err) != 0)
+          qs_config_complain(cfg, "proxy", "bad --proxy '%s': %s", cfg->proxy[i], err);
+      free(t);
+    }
   }
   n = qs_config_report(cfg);
   if (n == 0)
@@ -222,6 +230,27 @@ int main(int argc, char **argv) {
     die("cannot serve document root %s: %s", cfg.root, strerror(-rv));
     goto out;
   }
+  srv.root.serve_dotfiles = cfg.serve_dotfiles;
+  if (cfg.nproxy) {
+    srv.proxy = calloc(1, sizeof *srv.proxy);
+    if (!srv.proxy) {
+      die("out of memory");
+      goto out;
+    }
+    qs_proxy_table_init(srv.proxy, cfg.proxy_connect_timeout, cfg.proxy_first_byte_timeout,
+                        cfg.proxy_idle_timeout, cfg.proxy_pool_idle, cfg.proxy_pool_max);
+    for (size_t i = 0; i < cfg.nproxy; i++) {
+      if (qs_proxy_table_add(srv.proxy, cfg.proxy[i], err, sizeof err) != 0) {
+        die("bad --proxy '%s': %s", cfg.proxy[i], err);
+        goto out;
+      }
+    }
+  }
+  srv.http_conf.root = &srv.root;
+  srv.http_conf.proxy = srv.proxy;
+  srv.http_conf.max_fields = cfg.max_header_size;
+  srv.http_conf.serve_dotfiles = cfg.serve_dotfiles;
+  srv.http_conf.bytes_endpoint = cfg.bytes_endpoint;
   if (cfg.qlog_dir && access(cfg.qlog_dir, W_OK) != 0) {
     die("cannot write qlog files into %s: %s", cfg.qlog_dir, strerror(errno));
     goto out;
@@ -383,6 +412,7 @@ out:
   qs_keys_free(&srv.keys);
   qs_secret_wipe(&srv.secret);
   qs_docroot_close(&srv.root);
+  free(srv.proxy);
   if (tls_ok)
     qs_tls_free(&srv.tls);
   gnutls_global_deinit();

@@ -15,6 +15,8 @@
 
 #include "config.h"
 #include "http.h"
+#include "proxy.h"
+#include "req.h"
 #include "quicsteer/lb.h"
 #include "quicsteer/reset.h"
 #include "quicsteer/steer.h"
@@ -36,6 +38,8 @@ struct qs_server {
   uint32_t cidlen;
   uint16_t generation;
   struct qs_docroot root;
+  struct qs_proxy_table *proxy; /* NULL: no --proxy */
+  struct qs_http_conf http_conf;
   struct qs_steer *steer; /* NULL: steering in user space */
   struct qs_stats stats;
   struct qs_worker *workers;

@@ -130,6 +130,21 @@ static const struct metric metrics[] = {
     M(vneg_tx, 0, "Version negotiation packets sent."),
     M(drop_bad, 0, "Datagrams dropped as malformed."),
     M(migrations, 0, "Connections whose path changed."),
+    M(http_header_too_large, 0, "Requests refused with 431: header section over the bound."),
+    M(http_header_timeout, 0, "Requests reset: header section incomplete after the timeout."),
+    M(http_refused_dotfile, 0, "Requests refused with 403: a dotfile or dot-directory."),
+    M(http_refused_special, 0, "Requests refused with 403: not a regular file."),
+    M(proxy_requests, 0, "Requests routed to an upstream."),
+    M(proxy_conns_new, 0, "Upstream connections opened."),
+    M(proxy_conns_reused, 0, "Proxied requests sent on a kept-alive upstream connection."),
+    M(proxy_refused, 0, "Upstream connections refused or unreachable (502)."),
+    M(proxy_connect_timeout, 0, "Upstream connect timeouts (504)."),
+    M(proxy_first_byte_timeout, 0, "Upstream first-byte timeouts (504)."),
+    M(proxy_idle_timeout, 0, "Upstream idle timeouts (504, or reset once answering)."),
+    M(proxy_bad_response, 0, "Malformed upstream responses (502, or reset once answering)."),
+    M(proxy_upstream_died, 0, "Upstreams that closed mid-body (stream reset)."),
+    M(proxy_client_abort, 0, "Proxied requests the client reset (upstream connection closed)."),
+    M(proxy_marked_down, 0, "Upstreams put out of rotation after a failure."),
 };
 #undef M
 

@@ -366,6 +366,8 @@ static void stop_cb(struct ev_loop *loop, ev_io *io, int revents) {
 
 /* ---- life cycle ---- */
 
+static void http_flush(void *arg) { qs_worker_reap(arg); }
+
 int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->srv = srv;
   w->index = index;
@@ -375,7 +377,6 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->stopfd < 0)
     return -1;
-  qs_filecache_init(&w->files);
   if (qs_random(w->prng, sizeof w->prng) != 0 || qs_cidtab_init(&w->tab) != 0 ||
       qs_rxbatch_init(&w->rx) != 0)
     return -1;
@@ -383,6 +384,10 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->loop = ev_loop_new(EVFLAG_AUTO);
   if (!w->txbuf || !w->loop)
     return -1;
+  if (qs_http_worker_init(&w->http, w->loop, index, &srv->http_conf, w->st) != 0)
+    return -1;
+  w->http.flush = http_flush;
+  w->http.flush_arg = w;
   for (size_t g = 0; g < w->nsocks; g++) {
     struct qs_sock *sk = &w->socks[g];
     sk->w = w;
@@ -445,10 +450,10 @@ void qs_worker_free(struct qs_worker *w) {
   qs_relay_free(w);
   if (w->stopfd >= 0)
     close(w->stopfd);
+  qs_http_worker_free(&w->http); /* its upstream watchers are on the loop */
   if (w->loop)
     ev_loop_destroy(w->loop);
   qs_cidtab_free(&w->tab);
-  qs_filecache_free(&w->files);
   qs_rxbatch_free(&w->rx);
   free(w->txbuf);
   w->loop = NULL;

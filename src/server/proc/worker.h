@@ -13,8 +13,8 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include "cidtab.h"
-#include "filecache.h"
 #include "fwd.h"
+#include "req.h"
 #include "quicsteer/steer_abi.h"
 #include "quicsteer/wstats.h"
 #include "udp.h"
@@ -75,7 +75,7 @@ struct qs_worker {
   int drained; /* stopping, and no connection left */
 
   struct qs_cidtab tab;
-  struct qs_filecache files;
+  struct qs_http_worker http; /* the HTTP layer: file cache, upstream pools */
   struct qs_wstats *st;
   struct qs_rxbatch rx;
   uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */

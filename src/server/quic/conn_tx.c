@@ -196,7 +196,7 @@ void qs_conn_write(struct qs_conn *c) {
     return;
   for (int round = 0; round < 2; round++) {
     if (c->h3)
-      qs_h3_reset_failed(c);
+      qs_h3_pending(c);
     if (write_pkts(c) != 0) {
       /* closed, or waiting for the socket: the timer resumes with it */
       if (c->state == QS_CONN_OPEN)

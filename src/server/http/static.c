@@ -1,0 +1,184 @@
+/* static.c: see static.h. */
+#include "static.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "stats.h"
+
+enum { BODY_MEM = 1, BODY_FILE, BODY_BYTES };
+
+struct qs_static {
+  int kind;
+  int fd;
+  uint64_t total, off; /* off: octets produced */
+  const uint8_t *mem;
+  struct qs_fcentry *cached; /* the filecache entry mem points into, if any */
+  struct qs_ring ring;
+  int blocked; /* the ring was full at the last pull */
+};
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int pull_file(struct qs_req *r, struct qs_static *s, struct qs_vec *v, size_t nv,
+                     int *eof) {
+  size_t n;
+  uint8_t *p;
+  ssize_t got;
+
+  if (!s->ring.buf &&
+      qs_ring_init(&s->ring, s->total < QS_RING_MAX ? (size_t)s->total : QS_RING_MAX) != 0)
+    return -1;
+  p = qs_ring_space(&s->ring, &n);
+  if (n == 0) {
+    /* every octet of the ring waits for the front */
+    s->blocked = 1;
+    return 0;
+  }
+  if (n > s->total - s->off)
+    n = (size_t)(s->total - s->off);
+  if (n > QS_READ_CHUNK)
+    n = QS_READ_CHUNK;
+  do
+    got = pread(s->fd, p, n, (off_t)s->off);
+  while (got < 0 && errno == EINTR);
+  if (got <= 0)
+    return -1; /* the file shrank or cannot be read: the stream is reset */
+  s->ring.filled += (uint64_t)got;
+  s->off += (uint64_t)got;
+  if (s->off == s->total) {
+    *eof = 1;
+    close(s->fd);
+    s->fd = -1;
+  }
+  (void)r;
+  return qs_ring_pull(&s->ring, v, nv);
+}
+
+static int static_pull(struct qs_req *r, struct qs_vec *v, size_t nv, int *eof) {
+  struct qs_static *s = r->hdata;
+  size_t n;
+  if (nv == 0)
+    return 0;
+  if (s->off >= s->total) {
+    *eof = 1;
+    return 0;
+  }
+  switch (s->kind) {
+  case BODY_FILE:
+    return pull_file(r, s, v, nv, eof);
+  case BODY_BYTES: {
+    /* static data: nothing to keep until released */
+    size_t plen, pos;
+    const uint8_t *pat = qs_http_bytes_pattern(&plen);
+    pos = (size_t)(s->off % plen);
+    n = plen - pos;
+    if (n > s->total - s->off)
+      n = (size_t)(s->total - s->off);
+    v[0].base = pat + pos;
+    v[0].len = n;
+    break;
+  }
+  default:
+    n = (size_t)(s->total - s->off);
+    v[0].base = s->mem + s->off;
+    v[0].len = n;
+    break;
+  }
+  s->off += n;
+  if (s->off == s->total)
+    *eof = 1;
+  return 1;
+}
+
+static void static_acked(struct qs_req *r, uint64_t n) {
+  struct qs_static *s = r->hdata;
+  if (s->kind != BODY_FILE || !s->ring.buf)
+    return;
+  s->ring.acked += n;
+  if (s->blocked && qs_ring_room(&s->ring)) {
+    s->blocked = 0;
+    qs_req_resume(r);
+  }
+}
+
+static void static_free(struct qs_req *r) {
+  struct qs_static *s = r->hdata;
+  if (!s)
+    return;
+  if (s->fd >= 0)
+    close(s->fd);
+  qs_filecache_release(s->cached);
+  qs_ring_free(&s->ring);
+  free(s);
+}
+
+static const struct qs_handler_ops static_ops = {
+    .name = "static", .pull = static_pull, .acked = static_acked, .free = static_free};
+
+void qs_static_start(struct qs_req *r) {
+  struct qs_http_worker *hw = r->hw;
+  const char *path = qs_req_path(r);
+  size_t pathlen = strlen(path);
+  const char *ctype = "application/octet-stream";
+  char clen[24];
+  uint64_t bytes;
+  struct qs_static *s;
+  int status;
+
+  if (r->mkind != QS_REQ_GET && r->mkind != QS_REQ_HEAD) {
+    qs_req_error(r, 405);
+    return;
+  }
+  s = calloc(1, sizeof *s);
+  if (!s) {
+    qs_req_error(r, 500);
+    return;
+  }
+  s->fd = -1;
+  qs_req_set_handler(r, &static_ops, s);
+  if (hw->conf->bytes_endpoint && (status = qs_http_bytes_route(path, pathlen, &bytes)) != 0) {
+    if (status == 200) {
+      s->kind = BODY_BYTES;
+      s->total = bytes;
+    }
+  } else {
+    status = qs_filecache_get(&hw->files, hw->conf->root, path, pathlen, mono_ns(), &s->cached,
+                              &s->fd, &s->total, &ctype);
+    if (status == 200 && s->cached) {
+      /* a cached copy, kept alive by the request's reference */
+      s->kind = BODY_MEM;
+      s->mem = s->cached->data;
+      s->total = s->cached->len;
+      ctype = s->cached->ctype;
+    } else if (status == 200) {
+      s->kind = BODY_FILE;
+    }
+  }
+  if (status != 200) {
+    if (QS_HTTP_REFUSAL(status) == QS_REFUSED_DOTFILE)
+      QS_STAT_ADD(hw->st, http_refused_dotfile, 1);
+    else if (QS_HTTP_REFUSAL(status) == QS_REFUSED_SPECIAL)
+      QS_STAT_ADD(hw->st, http_refused_special, 1);
+    qs_req_error(r, QS_HTTP_STATUS(status));
+    return;
+  }
+  if (r->mkind == QS_REQ_HEAD && s->fd >= 0) {
+    close(s->fd);
+    s->fd = -1;
+  }
+  snprintf(clen, sizeof clen, "%llu", (unsigned long long)s->total);
+  qs_fields_add(&r->resp, "content-type", 12, ctype, strlen(ctype), 0);
+  qs_fields_add(&r->resp, "content-length", 14, clen, strlen(clen), 0);
+  qs_req_respond(r, 200, s->total > 0);
+}
