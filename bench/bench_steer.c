@@ -8,12 +8,14 @@
  *     delivery + receive, with no program (plain SO_REUSEPORT), with the
  *     trivial program and with quicsteer's, trials interleaved, medians.
  *
- * Runs in its own network namespace.  Prints a markdown table.
+ * Runs in its own network namespace.  Prints a markdown table.  Leaves
+ * kernel.bpf_stats_enabled as it found it (also on error or SIGINT/SIGTERM).
  *   bench_steer [--count N] [--trials T]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,29 @@ struct rig {
   struct iovec siov[BATCH], riov[BATCH];
   uint8_t rbuf[BATCH][PKT];
 };
+
+/* kernel.bpf_stats_enabled as this process found it, put back on exit */
+#define BPF_STATS "/proc/sys/kernel/bpf_stats_enabled"
+static char stats_before[8];
+
+static void stats_write(const char *v) {
+  FILE *f = fopen(BPF_STATS, "w");
+  if (f) {
+    fputs(v, f);
+    fclose(f);
+  }
+}
+
+static void stats_restore(void) {
+  if (stats_before[0])
+    stats_write(stats_before);
+}
+
+static void on_signal(int sig) {
+  stats_restore();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 static void die(const char *what) {
   fprintf(stderr, "bench_steer: %s: %s\n", what, strerror(errno));
@@ -209,7 +234,7 @@ int main(int argc, char **argv) {
   struct trivial *triv;
   struct qs_steer *s;
   struct rig r;
-  char why[256];
+  char why[256], name[32];
   long count = 300000;
   int trials = 15, c, i, group, prog, tprog;
   uint16_t gen;
@@ -229,12 +254,21 @@ int main(int argc, char **argv) {
   }
   if (qs_test_netns_enter())
     return 1;
-  f = fopen("/proc/sys/kernel/bpf_stats_enabled", "w");
+  f = fopen(BPF_STATS, "r");
+  if (!f || !fgets(stats_before, sizeof stats_before, f))
+    die("reading kernel.bpf_stats_enabled");
+  fclose(f);
+  atexit(stats_restore);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  f = fopen(BPF_STATS, "w");
   if (!f || fputs("1", f) < 0 || fclose(f))
     die("enabling kernel.bpf_stats_enabled");
 
   rig_open(&r);
-  if (qs_steer_open(&s, "bench-steer", 0, why, sizeof why)) {
+  /* a name of its own: several copies may run at once */
+  snprintf(name, sizeof name, "bench-steer-%d", (int)getpid());
+  if (qs_steer_open(&s, name, 0, why, sizeof why)) {
     fprintf(stderr, "bench_steer: %s\n", why);
     return 1;
   }

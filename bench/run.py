@@ -202,6 +202,7 @@ class Server:
         self.stats_path = None
         self.name = None
         self.errpath = os.path.join(env.work, "server-%s.err" % spec["id"])
+        self.wrap = []  # a command prefix, e.g. valgrind (bench/instr.py)
 
     def start(self):
         kind = self.spec["kind"]
@@ -217,7 +218,7 @@ class Server:
             cmd += self.spec.get("flags", [])
             self.cmd = cmd
             with open(outpath, "w") as out:
-                self.proc = spawn(cmd, stdout=out, stderr=err)
+                self.proc = spawn(self.wrap + cmd, stdout=out, stderr=err)
             deadline = time.time() + 20
             report = ""
             while time.time() < deadline:
@@ -243,7 +244,7 @@ class Server:
                    "--max-window=24M", "--max-stream-window=16M", "--timeout=30s",
                    "127.0.0.1", str(self.port), self.env.key, self.env.cert]
             self.cmd = cmd
-            self.proc = spawn(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            self.proc = spawn(self.wrap + cmd, stdout=subprocess.DEVNULL, stderr=err)
             self._wait_bound()
         elif kind == "caddy":
             self.port = free_port()
@@ -1263,12 +1264,48 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
       "benchmark keeps code and tables hot in L1, so it cannot show what a smaller "
       "footprint would win when the network stack evicts them between datagrams.\n")
 
+    instr = instr_section()
+    if instr:
+        w(instr)
     w("## Raw data\n")
     w("`bench/charts/results.json` holds every figure above per round, the exact client "
       "and server command lines, and the machine description; `bench/charts/*.gp` are the "
       "gnuplot scripts (data files `*.dat` beside them).\n")
     with open(os.path.join(TOP, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(L).rstrip() + "\n")
+
+
+INSTR_HEAD = "## Instructions per request, and steering in real traffic"
+
+
+def instr_section():
+    """BENCHMARKS.md's section from bench/instr.py's last run (its own
+    command; bench/charts/instr.md), or "" if it never ran."""
+    path = os.path.join(CHARTS, "instr.md")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        body = f.read().strip()
+    return ("%s\n\nNot measured by `bench/run.py`: this section is the output of "
+            "`bench/instr.py`, which writes it here and into `bench/charts/instr.md`.\n\n%s\n"
+            % (INSTR_HEAD, body))
+
+
+def splice_instr():
+    """Puts instr_section() into BENCHMARKS.md in place of the old one
+    (before "## Raw data"), leaving the rest as it is."""
+    path = os.path.join(TOP, "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    start = text.find(INSTR_HEAD)
+    end = text.find("## Raw data")
+    if end < 0:
+        end = len(text)
+    if start < 0 or start > end:
+        start = end
+    text = text[:start] + instr_section() + "\n" + text[end:]
+    with open(path, "w") as f:
+        f.write(text)
 
 
 # --------------------------------------------------------------------- main
