@@ -196,7 +196,7 @@ def measure_diff(env, cg, shape, n1, n2):
             "profile": prof, "command": cmd}
 
 
-def callgrind_section(env, specs, ids, ka, nc):
+def callgrind_section(env, specs, ids, ka, nc, loads):
     res = {}
     for sid in ids:
         spec = specs[sid]
@@ -210,10 +210,13 @@ def callgrind_section(env, specs, ids, ka, nc):
             fixed_load(env, cg.srv, KEEPALIVE, 10)
             r = {"label": spec["label"], "server_cmd": ["valgrind"] + cg.srv.wrap[1:] +
                  cg.srv.cmd}
-            r["keepalive"] = measure_diff(env, cg, KEEPALIVE, ka[0], ka[1])
-            R.log("  keep-alive: %.0f instructions per request" % r["keepalive"]["per_request"])
-            r["newconn"] = measure_diff(env, cg, NEWCONN, nc[0], nc[1])
-            R.log("  new connection: %.0f instructions" % r["newconn"]["per_request"])
+            if "keepalive" in loads:
+                r["keepalive"] = measure_diff(env, cg, KEEPALIVE, ka[0], ka[1])
+                R.log("  keep-alive: %.0f instructions per request"
+                      % r["keepalive"]["per_request"])
+            if "newconn" in loads:
+                r["newconn"] = measure_diff(env, cg, NEWCONN, nc[0], nc[1])
+                R.log("  new connection: %.0f instructions" % r["newconn"]["per_request"])
             if spec["kind"] == "quicsteer":
                 r["server_stats"] = cg.srv.stats()
         finally:
@@ -423,6 +426,9 @@ def main():
     ap.add_argument("--newconn", default="10,60",
                     help="requests (= handshakes) per slot of the two new-connection runs "
                     "(default 10,60)")
+    ap.add_argument("--loads", default="keepalive,newconn",
+                    help="callgrind loads: keepalive, newconn (default both; the report "
+                    "needs both)")
     ap.add_argument("--steer-duration", type=int, default=5, help="seconds per steering load")
     ap.add_argument("--steer-rounds", type=int, default=2, help="rounds of steering loads")
     ap.add_argument("--build", default=os.path.join(R.TOP, "build", "bench"))
@@ -475,7 +481,10 @@ def main():
     before = bpf_stats_get()
     try:
         if "callgrind" in only:
-            cg = callgrind_section(env, specs, args.servers.split(","), meta["ka"], meta["nc"])
+            cg = callgrind_section(env, specs, args.servers.split(","), meta["ka"], meta["nc"],
+                                   args.loads.split(","))
+            if args.loads != "keepalive,newconn":
+                return 0  # a quick look at the log lines: no report
         if "steer" in only:
             bpf_stats_set("1")
             st = steer_section(env, specs, args.steer_duration, args.steer_rounds)
