@@ -324,7 +324,7 @@ int qs_h3_setup(struct qs_conn *c) {
   settings.qpack_blocked_streams = 100;
   /* SETTINGS_MAX_FIELD_SECTION_SIZE: what qs_req_field enforces */
   settings.max_field_section_size = c->w->http.conf->max_fields;
-  if (nghttp3_conn_server_new(&c->h3, &cbs, &settings, NULL, c) != 0) {
+  if (nghttp3_conn_server_new(&c->h3, &cbs, &settings, &c->w->mem.h, c) != 0) {
     c->h3 = NULL;
     return -1;
   }

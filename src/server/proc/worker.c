@@ -369,6 +369,7 @@ static void stop_cb(struct ev_loop *loop, ev_io *io, int revents) {
 static void http_flush(void *arg) { qs_worker_reap(arg); }
 
 int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
+  qs_mpool_init(&w->mem, QS_MPOOL_BUDGET);
   w->srv = srv;
   w->index = index;
   w->rk = qs_rk_make(srv->generation, index);
@@ -454,6 +455,7 @@ void qs_worker_free(struct qs_worker *w) {
   if (w->loop)
     ev_loop_destroy(w->loop);
   qs_cidtab_free(&w->tab);
+  qs_mpool_free(&w->mem);
   qs_rxbatch_free(&w->rx);
   free(w->txbuf);
   w->loop = NULL;

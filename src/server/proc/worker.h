@@ -14,6 +14,7 @@
 
 #include "cidtab.h"
 #include "fwd.h"
+#include "mpool.h"
 #include "req.h"
 #include "quicsteer/steer_abi.h"
 #include "quicsteer/wstats.h"
@@ -76,6 +77,7 @@ struct qs_worker {
 
   struct qs_cidtab tab;
   struct qs_http_worker http; /* the HTTP layer: file cache, upstream pools */
+  struct qs_mpool mem; /* ngtcp2's and nghttp3's allocator for this worker's connections */
   struct qs_wstats *st;
   struct qs_rxbatch rx;
   uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */

@@ -484,7 +484,7 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
   }
 
   rv = ngtcp2_conn_server_new(&c->q, &hd->scid, &scid, &path, hd->version, &callbacks, &settings,
-                              &params, NULL, c);
+                              &params, &w->mem.q, c);
   if (rv != 0) {
     QS_WARN(w->index, "ngtcp2_conn_server_new: %s", ngtcp2_strerror(rv));
     c->q = NULL;
