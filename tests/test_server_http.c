@@ -90,6 +90,19 @@ static int resolve(const char *path, uint64_t *size, const char **ctype) {
 }
 
 /* dotfiles and non-regular files: refused with 403 and their reason */
+static void test_fmt_dec(void **state) {
+  char b[24];
+  (void)state;
+  assert_int_equal(qs_fmt_dec(b, 0), 1);
+  assert_string_equal(b, "0");
+  assert_int_equal(qs_fmt_dec(b, 200), 3);
+  assert_string_equal(b, "200");
+  assert_int_equal(qs_fmt_dec(b, 1024), 4);
+  assert_string_equal(b, "1024");
+  assert_int_equal(qs_fmt_dec(b, UINT64_MAX), 20);
+  assert_string_equal(b, "18446744073709551615");
+}
+
 static void test_special(void **state) {
   char p[512];
   (void)state;
@@ -342,7 +355,7 @@ int main(void) {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_mime),       cmocka_unit_test(test_bytes_route),
       cmocka_unit_test(test_file_ring),  cmocka_unit_test(test_req_errors),
-      cmocka_unit_test(test_special),
+      cmocka_unit_test(test_special),    cmocka_unit_test(test_fmt_dec),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

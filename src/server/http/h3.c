@@ -73,13 +73,12 @@ static int front_respond(struct qs_req *r) {
   struct qs_stream *s = r->front_data;
   struct qs_conn *c = s->c;
   nghttp3_nv nva[QS_H3_MAX_NV];
-  char status[8];
+  char status[24];
   size_t n = 0;
   int rv;
 
-  snprintf(status, sizeof status, "%d", r->status);
-  nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
-                          NGHTTP3_NV_FLAG_NONE};
+  nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7,
+                          qs_fmt_dec(status, (uint64_t)r->status), NGHTTP3_NV_FLAG_NONE};
   for (size_t i = 0; i < r->resp.n && n < QS_H3_MAX_NV; i++)
     nva[n++] = (nghttp3_nv){(uint8_t *)qs_field_name(&r->resp, i),
                             (uint8_t *)qs_field_value(&r->resp, i), r->resp.f[i].namelen,
@@ -98,11 +97,10 @@ static int front_respond(struct qs_req *r) {
 
 static int front_interim(struct qs_req *r, int code) {
   struct qs_stream *s = r->front_data;
-  char status[8];
+  char status[24];
   nghttp3_nv nv;
-  snprintf(status, sizeof status, "%d", code);
-  nv = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
-                    NGHTTP3_NV_FLAG_NONE};
+  nv = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7,
+                    qs_fmt_dec(status, (uint64_t)code), NGHTTP3_NV_FLAG_NONE};
   qs_worker_mark_dirty(s->c->w, s->c);
   return nghttp3_conn_submit_info(s->c->h3, s->id, &nv, 1);
 }

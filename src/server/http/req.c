@@ -22,6 +22,19 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+size_t qs_fmt_dec(char *out, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
+
 /* ---- fields ---- */
 
 void qs_fields_init(struct qs_fields *fs, size_t max) {
@@ -68,9 +81,13 @@ int qs_fields_add(struct qs_fields *fs, const char *name, size_t namelen, const 
   }
   fs->f[fs->n].name = (uint32_t)fs->len;
   fs->f[fs->n].namelen = (uint32_t)namelen;
-  for (size_t i = 0; i < namelen; i++) {
-    char c = name[i];
-    fs->buf[fs->len + i] = (lower && c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+  if (lower) {
+    for (size_t i = 0; i < namelen; i++) {
+      char c = name[i];
+      fs->buf[fs->len + i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+  } else {
+    memcpy(fs->buf + fs->len, name, namelen); /* HTTP/3 names arrive lower-case */
   }
   fs->len += namelen;
   fs->buf[fs->len++] = '\0';
@@ -211,6 +228,7 @@ static const struct qs_handler_ops status_ops = {.name = "status", .pull = statu
 int qs_req_error(struct qs_req *r, int status) {
   const char *text = status_text(status);
   char clen[24];
+  size_t clenlen;
   qs_req_set_handler(r, &status_ops, (void *)text);
   if (r->responded) {
     /* too late for a status page: cut the response off */
@@ -218,9 +236,9 @@ int qs_req_error(struct qs_req *r, int status) {
     return 0;
   }
   qs_fields_clear(&r->resp);
-  snprintf(clen, sizeof clen, "%zu", strlen(text));
+  clenlen = qs_fmt_dec(clen, strlen(text));
   qs_fields_add(&r->resp, "content-type", 12, "text/plain; charset=utf-8", 25, 0);
-  qs_fields_add(&r->resp, "content-length", 14, clen, strlen(clen), 0);
+  qs_fields_add(&r->resp, "content-length", 14, clen, clenlen, 0);
   if (status == 405)
     qs_fields_add(&r->resp, "allow", 5, "GET, HEAD", 9, 0);
   return qs_req_respond(r, status, r->mkind != QS_REQ_HEAD);

@@ -41,6 +41,11 @@ struct qs_req;
 #define QS_FIELDS_MAX_DEFAULT 16384 /* request header section, octets (RFC 9114 s4.2.2) */
 #define QS_RESP_FIELDS_MAX 65536    /* a response header section from an upstream */
 
+/* qs_fmt_dec writes |v| in decimal and a NUL into |out| (at least 21
+ * octets) and returns the number of digits: status codes and
+ * content-length on every response, without snprintf's cost. */
+size_t qs_fmt_dec(char *out, uint64_t v);
+
 /* ---- header fields: names and values in one bounded arena ---- */
 
 struct qs_field {

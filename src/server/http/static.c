@@ -177,8 +177,7 @@ void qs_static_start(struct qs_req *r) {
     close(s->fd);
     s->fd = -1;
   }
-  snprintf(clen, sizeof clen, "%llu", (unsigned long long)s->total);
   qs_fields_add(&r->resp, "content-type", 12, ctype, strlen(ctype), 0);
-  qs_fields_add(&r->resp, "content-length", 14, clen, strlen(clen), 0);
+  qs_fields_add(&r->resp, "content-length", 14, clen, qs_fmt_dec(clen, s->total), 0);
   qs_req_respond(r, 200, s->total > 0);
 }
