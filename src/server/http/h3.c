@@ -164,7 +164,7 @@ static void stream_free(struct qs_conn *c, struct qs_stream *s) {
   if (c->q)
     ngtcp2_conn_set_stream_user_data(c->q, s->id, NULL);
   qs_req_close(s->r);
-  free(s);
+  qs_mpool_release(&c->w->mem, s);
 }
 
 /* ---- nghttp3 callbacks ---- */
@@ -220,7 +220,7 @@ static int h3_begin_headers(nghttp3_conn *h3, int64_t sid, void *cud, void *sud)
   const ngtcp2_path *path;
   if (sud)
     return 0; /* trailers: ignored */
-  s = calloc(1, sizeof *s);
+  s = qs_mpool_calloc(&c->w->mem, 1, sizeof *s);
   if (!s)
     return NGHTTP3_ERR_CALLBACK_FAILURE;
   path = ngtcp2_conn_get_path(c->q);
@@ -231,7 +231,7 @@ static int h3_begin_headers(nghttp3_conn *h3, int64_t sid, void *cud, void *sud)
   if (!s->r || nghttp3_conn_set_stream_user_data(h3, sid, s) != 0) {
     if (s->r)
       qs_req_close(s->r);
-    free(s);
+    qs_mpool_release(&c->w->mem, s);
     return NGHTTP3_ERR_CALLBACK_FAILURE;
   }
   ngtcp2_conn_set_stream_user_data(c->q, sid, s);

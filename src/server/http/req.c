@@ -43,9 +43,11 @@ void qs_fields_init(struct qs_fields *fs, size_t max) {
 }
 
 void qs_fields_free(struct qs_fields *fs) {
-  free(fs->buf);
-  free(fs->f);
+  struct qs_mpool *mem = fs->mem;
+  qs_mpool_release(mem, fs->buf);
+  qs_mpool_release(mem, fs->f);
   memset(fs, 0, sizeof *fs);
+  fs->mem = mem;
 }
 
 void qs_fields_clear(struct qs_fields *fs) {
@@ -65,7 +67,7 @@ int qs_fields_add(struct qs_fields *fs, const char *name, size_t namelen, const 
     char *b;
     while (cap < fs->len + need)
       cap *= 2;
-    b = realloc(fs->buf, cap);
+    b = qs_mpool_realloc(fs->mem, fs->buf, cap);
     if (!b)
       return -ENOMEM;
     fs->buf = b;
@@ -73,7 +75,7 @@ int qs_fields_add(struct qs_fields *fs, const char *name, size_t namelen, const 
   }
   if (fs->n == fs->capf) {
     size_t cap = fs->capf ? fs->capf * 2 : 16;
-    struct qs_field *f = realloc(fs->f, cap * sizeof *f);
+    struct qs_field *f = qs_mpool_realloc(fs->mem, fs->f, cap * sizeof *f);
     if (!f)
       return -ENOMEM;
     fs->f = f;
@@ -249,7 +251,7 @@ int qs_req_error(struct qs_req *r, int status) {
 struct qs_req *qs_req_new(struct qs_http_worker *hw, const struct qs_front_ops *front,
                           void *front_data, const struct sockaddr *client, socklen_t clientlen,
                           const char *proto) {
-  struct qs_req *r = calloc(1, sizeof *r);
+  struct qs_req *r = qs_mpool_calloc(hw->mem, 1, sizeof *r);
   if (!r)
     return NULL;
   r->hw = hw;
@@ -261,6 +263,7 @@ struct qs_req *qs_req_new(struct qs_http_worker *hw, const struct qs_front_ops *
   r->start_ns = mono_ns();
   qs_fields_init(&r->fields, hw->conf->max_fields ? hw->conf->max_fields : QS_FIELDS_MAX_DEFAULT);
   qs_fields_init(&r->resp, QS_RESP_FIELDS_MAX);
+  r->fields.mem = r->resp.mem = hw->mem;
   if (client && clientlen <= sizeof r->client) {
     memcpy(&r->client, client, clientlen);
     r->clientlen = clientlen;
@@ -412,7 +415,7 @@ void qs_req_close(struct qs_req *r) {
   qs_req_set_handler(r, NULL, NULL);
   qs_fields_free(&r->fields);
   qs_fields_free(&r->resp);
-  free(r);
+  qs_mpool_release(r->hw->mem, r);
 }
 
 /* ---- the handler's calls ---- */

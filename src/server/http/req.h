@@ -32,6 +32,7 @@
 #include <ev.h>
 
 #include "filecache.h"
+#include "mpool.h"
 
 struct qs_wstats;
 struct qs_proxy_table;
@@ -53,6 +54,7 @@ struct qs_field {
 };
 
 struct qs_fields {
+  struct qs_mpool *mem; /* where buf and f live (mpool.h; NULL: libc) */
   char *buf;
   size_t len, cap, max; /* max: bound on name + value octets (32 more per field, as HPACK/QPACK count) */
   struct qs_field *f;
@@ -110,6 +112,7 @@ struct qs_http_worker {
   const struct qs_http_conf *conf;
   struct qs_filecache files;
   struct qs_wstats *st;
+  struct qs_mpool *mem; /* the worker's allocator for per-request objects (NULL: libc) */
   struct qs_proxy_worker *proxy; /* upstream pools and health, proxy.c */
   /* after an event of the layer's own (upstream I/O, timers): write what
    * the fronts now have to send (the worker sets qs_worker_reap) */

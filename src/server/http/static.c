@@ -120,7 +120,7 @@ static void static_free(struct qs_req *r) {
     close(s->fd);
   qs_filecache_release(s->cached);
   qs_ring_free(&s->ring);
-  free(s);
+  qs_mpool_release(r->hw->mem, s);
 }
 
 static const struct qs_handler_ops static_ops = {
@@ -140,7 +140,7 @@ void qs_static_start(struct qs_req *r) {
     qs_req_error(r, 405);
     return;
   }
-  s = calloc(1, sizeof *s);
+  s = qs_mpool_calloc(hw->mem, 1, sizeof *s);
   if (!s) {
     qs_req_error(r, 500);
     return;

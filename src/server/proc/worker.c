@@ -387,6 +387,7 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
     return -1;
   if (qs_http_worker_init(&w->http, w->loop, index, &srv->http_conf, w->st) != 0)
     return -1;
+  w->http.mem = &w->mem;
   w->http.flush = http_flush;
   w->http.flush_arg = w;
   for (size_t g = 0; g < w->nsocks; g++) {

@@ -1,4 +1,5 @@
-/* mpool.h: a worker's own allocator for ngtcp2 and nghttp3.
+/* mpool.h: a worker's own allocator for ngtcp2, nghttp3 and the HTTP
+ * layer's per-request objects.
  *
  * Every request makes the libraries allocate and free a dozen small
  * objects (streams, frame chains, buffers, header references).  glibc's
@@ -13,7 +14,8 @@
  * needs no size.  Under AddressSanitizer cached blocks are poisoned.
  *
  * Only the thread owning the pool may use it; a block must be freed
- * into the pool it came from.
+ * into the pool it came from.  A NULL pool is plain libc (no header), for
+ * objects made outside a worker (unit tests).
  */
 #ifndef QS_SERVER_MPOOL_H
 #define QS_SERVER_MPOOL_H

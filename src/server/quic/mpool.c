@@ -1,4 +1,4 @@
-/* mpool.c: a worker's own allocator for ngtcp2 and nghttp3 (mpool.h). */
+/* mpool.c: a worker's own allocator for ngtcp2, nghttp3 and its requests (mpool.h). */
 #include "mpool.h"
 
 #include <stdlib.h>
@@ -68,6 +68,8 @@ void qs_mpool_free(struct qs_mpool *p) {
 void *qs_mpool_alloc(struct qs_mpool *p, size_t size) {
   struct qs_mpool_blk *b;
   uint32_t cls;
+  if (!p)
+    return malloc(size);
   if (size > QS_MPOOL_MAX) {
     if (size > SIZE_MAX - sizeof *b)
       return NULL;
@@ -96,6 +98,8 @@ void *qs_mpool_alloc(struct qs_mpool *p, size_t size) {
 
 void *qs_mpool_calloc(struct qs_mpool *p, size_t nmemb, size_t size) {
   void *ptr;
+  if (!p)
+    return calloc(nmemb, size);
   if (size && nmemb > SIZE_MAX / size)
     return NULL;
   ptr = qs_mpool_alloc(p, nmemb * size);
@@ -107,6 +111,10 @@ void *qs_mpool_calloc(struct qs_mpool *p, size_t nmemb, size_t size) {
 void qs_mpool_release(struct qs_mpool *p, void *ptr) {
   struct qs_mpool_blk *b;
   size_t n;
+  if (!p) {
+    free(ptr);
+    return;
+  }
   if (!ptr)
     return;
   b = blk_of(ptr);
@@ -129,6 +137,8 @@ void *qs_mpool_realloc(struct qs_mpool *p, void *ptr, size_t size) {
   struct qs_mpool_blk *b;
   void *np;
   size_t have;
+  if (!p)
+    return realloc(ptr, size);
   if (!ptr)
     return qs_mpool_alloc(p, size);
   if (size == 0) {
