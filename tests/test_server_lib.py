@@ -189,7 +189,7 @@ class Server:
               "http_refused_special", "proxy_requests", "proxy_conns_new", "proxy_conns_reused",
               "proxy_refused", "proxy_connect_timeout", "proxy_first_byte_timeout",
               "proxy_idle_timeout", "proxy_bad_response", "proxy_upstream_died",
-              "proxy_client_abort", "proxy_marked_down")
+              "proxy_client_abort", "proxy_marked_down", "log_dropped")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

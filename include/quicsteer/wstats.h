@@ -63,7 +63,8 @@ struct qs_wstats {
   uint64_t proxy_upstream_died;   /* upstream closed mid-body: stream reset */
   uint64_t proxy_client_abort;    /* client reset its stream: upstream connection closed */
   uint64_t proxy_marked_down;     /* an upstream was put out of rotation (passive health) */
-  uint64_t pad[31];      /* room to grow without changing the record size */
+  uint64_t log_dropped;  /* access log lines dropped: buffer full or target failed */
+  uint64_t pad[30];      /* room to grow without changing the record size */
 };
 
 #endif

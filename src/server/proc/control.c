@@ -79,6 +79,7 @@ int qs_control_open(struct qs_control *c, struct qs_server *srv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
   c->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   c->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->sigfd < 0 || c->lfd < 0 || bind(c->lfd, (struct sockaddr *)&sun, len) != 0 ||
@@ -183,6 +184,21 @@ static void watch_owner(struct qs_server *srv) {
   qs_steer_view_close(v);
 }
 
+/* SIGUSR1: logrotate moved the access log away. */
+static void reopen_log(struct qs_server *srv) {
+  int rv;
+  if (srv->alog.fd < 0) {
+    QS_INFO(QS_LOG_MAIN, "SIGUSR1: no access log to reopen");
+    return;
+  }
+  rv = qs_accesslog_reopen(&srv->alog);
+  if (rv != 0)
+    QS_WARN(QS_LOG_MAIN, "SIGUSR1: cannot reopen the access log %s: %s (still writing the old one)",
+            srv->alog.path, strerror(-rv));
+  else
+    QS_INFO(QS_LOG_MAIN, "SIGUSR1: access log %s reopened", srv->alog.path);
+}
+
 int qs_control_run(struct qs_control *c, struct qs_server *srv) {
   for (;;) {
     struct pollfd p[2] = {{.fd = c->sigfd, .events = POLLIN}, {.fd = c->lfd, .events = POLLIN}};
@@ -192,8 +208,12 @@ int qs_control_run(struct qs_control *c, struct qs_server *srv) {
     if (n > 0 && (p[0].revents & POLLIN)) {
       struct signalfd_siginfo si;
       if (read(c->sigfd, &si, sizeof si) == sizeof si) {
-        c->signo = (int)si.ssi_signo;
-        return QS_STOP_SIGNAL;
+        if (si.ssi_signo == SIGUSR1) {
+          reopen_log(srv);
+        } else {
+          c->signo = (int)si.ssi_signo;
+          return QS_STOP_SIGNAL;
+        }
       }
     }
     if (n > 0 && (p[1].revents & POLLIN)) {

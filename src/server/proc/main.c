@@ -207,6 +207,7 @@ int main(int argc, char **argv) {
   srv.cfg = &cfg;
   srv.nworkers = cfg.workers;
   srv.root.fd = -1;
+  srv.alog.fd = -1;
   srv.initial_rtt = (ngtcp2_duration)cfg.initial_rtt_ms * NGTCP2_MILLISECONDS;
   srv.retry_auto_per_window = cfg.retry_auto_rate / (NGTCP2_SECONDS / QS_RATE_WINDOW);
   if (srv.retry_auto_per_window < 1)
@@ -217,6 +218,7 @@ int main(int argc, char **argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1); /* reopen the access log (control.c) */
   pthread_sigmask(SIG_BLOCK, &set, NULL);
 
   gnutls_global_init();
@@ -251,6 +253,11 @@ int main(int argc, char **argv) {
   srv.http_conf.max_fields = cfg.max_header_size;
   srv.http_conf.serve_dotfiles = cfg.serve_dotfiles;
   srv.http_conf.bytes_endpoint = cfg.bytes_endpoint;
+  if (cfg.access_log &&
+      qs_accesslog_open(&srv.alog, cfg.access_log, cfg.access_log_format, err, sizeof err) != 0) {
+    die("%s", err);
+    goto out;
+  }
   if (cfg.qlog_dir && access(cfg.qlog_dir, W_OK) != 0) {
     die("cannot write qlog files into %s: %s", cfg.qlog_dir, strerror(errno));
     goto out;
@@ -413,6 +420,7 @@ out:
   qs_secret_wipe(&srv.secret);
   qs_docroot_close(&srv.root);
   free(srv.proxy);
+  qs_accesslog_close(&srv.alog);
   if (tls_ok)
     qs_tls_free(&srv.tls);
   gnutls_global_deinit();

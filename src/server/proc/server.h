@@ -13,6 +13,7 @@
 
 #include <ngtcp2/ngtcp2.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "http.h"
 #include "proxy.h"
@@ -40,6 +41,7 @@ struct qs_server {
   struct qs_docroot root;
   struct qs_proxy_table *proxy; /* NULL: no --proxy */
   struct qs_http_conf http_conf;
+  struct qs_accesslog alog; /* fd -1: none */
   struct qs_steer *steer; /* NULL: steering in user space */
   struct qs_stats stats;
   struct qs_worker *workers;

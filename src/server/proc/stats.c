@@ -145,6 +145,7 @@ static const struct metric metrics[] = {
     M(proxy_upstream_died, 0, "Upstreams that closed mid-body (stream reset)."),
     M(proxy_client_abort, 0, "Proxied requests the client reset (upstream connection closed)."),
     M(proxy_marked_down, 0, "Upstreams put out of rotation after a failure."),
+    M(log_dropped, 0, "Access log lines dropped (buffer full or the target failed)."),
 };
 #undef M
 

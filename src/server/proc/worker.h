@@ -12,6 +12,7 @@
 #include <ev.h>
 #include <ngtcp2/ngtcp2.h>
 
+#include "accesslog.h"
 #include "cidtab.h"
 #include "fwd.h"
 #include "mpool.h"
@@ -78,6 +79,7 @@ struct qs_worker {
   struct qs_cidtab tab;
   struct qs_http_worker http; /* the HTTP layer: file cache, upstream pools */
   struct qs_mpool mem; /* ngtcp2's and nghttp3's allocator for this worker's connections */
+  struct qs_accesslog_w alog; /* alog.on: --access-log */
   struct qs_wstats *st;
   struct qs_rxbatch rx;
   uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */
