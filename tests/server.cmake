@@ -5,7 +5,7 @@
 # in parallel.  A missing peer program (gtlsclient, chromium) or, for the
 # kernel-steering variant, missing BPF: exit 77, reported as a skip.
 foreach(t test_server_cidtab test_server_http test_server_filecache test_server_config
-          test_server_mpool)
+          test_server_mpool test_server_accesslog)
   add_executable(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
   add_test(NAME ${t} COMMAND ${t})
@@ -40,6 +40,7 @@ qs_server_test(test_server_retry test_server_features.py retry)
 qs_server_test(test_server_observe test_server_features.py observe)
 qs_server_test(test_server_takeover_userspace test_server_features.py takeover)
 qs_server_test(test_server_conffile test_server_conffile.py)
+qs_server_test(test_server_accesslog_system test_server_accesslog.py)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again
