@@ -40,7 +40,8 @@ qs_server_test(test_server_retry test_server_features.py retry)
 qs_server_test(test_server_observe test_server_features.py observe)
 qs_server_test(test_server_takeover_userspace test_server_features.py takeover)
 qs_server_test(test_server_conffile test_server_conffile.py)
-qs_server_test(test_server_accesslog_system test_server_accesslog.py)
+qs_server_test(test_server_accesslog_system test_server_accesslog.py
+               $<TARGET_FILE:quicsteer-load>)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """test_server_accesslog.py: quicsteer-server's --access-log.
 
-    test_server_accesslog.py SERVER
+    test_server_accesslog.py SERVER LOAD
 
 - combined format into a file, 2 workers: N requests over several
   connections give exactly N lines, with the right method, path, status,
-  body size, protocol, client address and worker; none dropped
-  (log_dropped 0), as many as the requests counter;
+  body size, protocol, client address and worker; then 2000 requests
+  from quicsteer-load (16 connections, 4 streams each) give 2000 more
+  lines, from both workers; none dropped (log_dropped 0), as many as the
+  requests counter;
 - logrotate: after the file is renamed and SIGUSR1 sent, the next M
   requests go to a new file at the same path (M lines), the renamed one
   keeps its N;
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -90,7 +93,7 @@ def check_fields(recs, batch, what):
 
 def main():
     need_gtlsclient()
-    binary = sys.argv[1]
+    binary, load = sys.argv[1], sys.argv[2]
     tmp = tmpdir("alog")
     cert = make_cert(tmp)
     log = os.path.join(tmp, "access.log")
@@ -105,9 +108,26 @@ def main():
         recs = [m.groupdict() for m in map(COMBINED.match, lines) if m]
         check(len(recs) == len(lines), "every line in the combined format")
         check_fields(recs, BATCH1, "combined")
-        check(srv.total("requests") == n1 and srv.total("log_dropped") == 0,
+
+        # many requests at once, over both workers
+        nload = 2000
+        r = subprocess.run([load, srv.url("/bytes/100"), "-c", "16", "-n", str(nload // 16),
+                            "-m", "4", "-t", "2", "--initial-rtt=10", "--verify-bytes",
+                            "--json", "--no-progress"], stdout=subprocess.PIPE, timeout=120)
+        res = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(r.returncode == 0 and res["requests"]["ok"] == nload,
+              "quicsteer-load: %d requests done (%s)" % (nload, res.get("requests")))
+        lines = wait_lines(lambda: read_lines(log), n1 + nload)
+        check(len(lines) == n1 + nload, "exactly %d more lines (%d)" % (nload, len(lines) - n1))
+        recs = [m.groupdict() for m in map(COMBINED.match, lines[n1:]) if m]
+        check(len(recs) == nload and
+              all(r["path"] == "/bytes/100" and r["status"] == "200" and
+                  r["body_bytes"] == "100" for r in recs), "the load's lines are right")
+        check({r["worker"] for r in recs} == {"0", "1"}, "lines from both workers")
+        check(srv.total("requests") == n1 + nload and srv.total("log_dropped") == 0,
               "requests counter = lines, nothing dropped (%d, %d)" %
               (srv.total("requests"), srv.total("log_dropped")))
+        nold = n1 + nload
 
         # logrotate: move, SIGUSR1, the rest goes to the new file
         os.rename(log, log + ".1")
@@ -122,7 +142,7 @@ def main():
               (n2, len(lines)))
         check_fields([m.groupdict() for m in map(COMBINED.match, lines) if m], BATCH2,
                      "reopened")
-        check(len(read_lines(log + ".1")) == n1, "the renamed file keeps its %d lines" % n1)
+        check(len(read_lines(log + ".1")) == nold, "the renamed file keeps its %d lines" % nold)
         srv.stop_and_check()
         srv = None
 
