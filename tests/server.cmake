@@ -48,6 +48,7 @@ qs_server_test(test_server_accesslog_system test_server_accesslog.py
 set_tests_properties(test_server_download_2 test_server_download_4 test_server_migration_2
                      test_server_migration_4 test_server_migration_bpf_2 test_server_sigterm
                      test_server_robust test_server_takeover_userspace
+                     test_server_accesslog_system test_server_conffile
                      PROPERTIES LABELS tsan)
 
 # test_server_config reads the shipped example and docs/config.md
