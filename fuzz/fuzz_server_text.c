@@ -78,26 +78,34 @@ static void check_line(const char *line, size_t n, int json) {
 static void fuzz_log(const uint8_t *data, size_t size, int json) {
   static char line[QS_ACCESS_LINE_MAX];
   struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
-  size_t half = size / 2;
-  struct qs_access_entry e = {
-      .unix_ns = size > 8 ? (uint64_t)data[0] << 50 | (uint64_t)data[1] << 30 : 0,
+  char *path = malloc(size + 1), method[17];
+  size_t half = size / 2, ml = size < 16 ? size : 16;
+  uint64_t t = size > 8 ? (uint64_t)data[0] << 50 | (uint64_t)data[1] << 30 : 0;
+  check(path != NULL);
+  /* the layer's strings are NUL-terminated: a NUL ends them early */
+  memcpy(path, data, size);
+  path[size] = '\0';
+  memcpy(method, data, ml);
+  method[ml] = '\0';
+  struct qs_req_done e = {
       .client = (struct sockaddr *)&a6,
-      .protocol = "HTTP/3",
-      .method = (const char *)data,
-      .methodlen = size < 16 ? size : 16,
-      .path = (const char *)data,
-      .pathlen = size,
+      .proto = "HTTP/3",
+      .method = size & 1 ? method : NULL,
+      .path = path,
       .status = size ? data[0] * 4 : 0,
+      .reset = (int)(size & 2),
       .body_bytes = size * 1000003u,
       .duration_ns = size * 999999937u,
       .worker = (unsigned)size,
+      .upstream = size & 4 ? method : NULL,
       .referer = (const char *)data + half,
       .refererlen = size - half,
       .user_agent = half ? (const char *)data : NULL,
       .user_agentlen = half,
   };
-  size_t n = qs_accesslog_format(line, sizeof line, json ? QS_ACCESS_LOG_JSON : 0, &e);
+  size_t n = qs_accesslog_format(line, sizeof line, json ? QS_ACCESS_LOG_JSON : 0, t, &e);
   check_line(line, n, json);
+  free(path);
 }
 
 static void fuzz_conf(const uint8_t *data, size_t size) {

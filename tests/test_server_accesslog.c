@@ -31,15 +31,12 @@ static struct sockaddr_in v4(void) {
   return a;
 }
 
-static struct qs_access_entry entry(const struct sockaddr *sa, const char *path) {
-  struct qs_access_entry e = {
-      .unix_ns = T0,
+static struct qs_req_done entry(const struct sockaddr *sa, const char *path) {
+  struct qs_req_done e = {
       .client = sa,
-      .protocol = "HTTP/3",
+      .proto = "HTTP/3",
       .method = "GET",
-      .methodlen = 3,
       .path = path,
-      .pathlen = strlen(path),
       .status = 200,
       .body_bytes = 512,
       .duration_ns = 1234567890, /* 1.234567 s */
@@ -50,8 +47,8 @@ static struct qs_access_entry entry(const struct sockaddr *sa, const char *path)
 
 static char line[QS_ACCESS_LINE_MAX];
 
-static const char *fmt(int format, const struct qs_access_entry *e) {
-  size_t n = qs_accesslog_format(line, sizeof line, format, e);
+static const char *fmt(int format, const struct qs_req_done *e) {
+  size_t n = qs_accesslog_format(line, sizeof line, format, T0, e);
   assert_true(n > 0 && n < sizeof line);
   assert_int_equal(line[n - 1], '\n');
   line[n] = '\0'; /* n < cap: the formatter leaves that octet free */
@@ -61,11 +58,11 @@ static const char *fmt(int format, const struct qs_access_entry *e) {
 static void test_combined(void **state) {
   struct sockaddr_in a = v4();
   struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(443)};
-  struct qs_access_entry e = entry((struct sockaddr *)&a, "/a?b=c");
+  struct qs_req_done e = entry((struct sockaddr *)&a, "/a?b=c");
   (void)state;
   assert_string_equal(fmt(QS_ACCESS_LOG_COMBINED, &e),
                       "192.0.2.7 - - [01/Dec/2026:09:33:07 +0000] \"GET /a?b=c HTTP/3\" 200 512 "
-                      "\"-\" \"-\" client_port=50123 duration=1.234567 worker=3 upstream=-\n");
+                      "\"-\" \"-\" client_port=50123 duration=1.234567 worker=3 upstream=- reset=0\n");
   inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr);
   e.client = (struct sockaddr *)&a6;
   e.upstream = "127.0.0.1:8080";
@@ -74,16 +71,16 @@ static void test_combined(void **state) {
   e.user_agent = "curl/7.88";
   e.user_agentlen = strlen(e.user_agent);
   e.status = 502;
+  e.reset = 1;
   e.body_bytes = 0;
   e.duration_ns = 999;
   assert_string_equal(fmt(QS_ACCESS_LOG_COMBINED, &e),
                       "2001:db8::1 - - [01/Dec/2026:09:33:07 +0000] \"GET /a?b=c HTTP/3\" 502 0 "
                       "\"https://example.com/\" \"curl/7.88\" client_port=443 duration=0.000000 "
-                      "worker=3 upstream=127.0.0.1:8080\n");
+                      "worker=3 upstream=127.0.0.1:8080 reset=1\n");
   /* quotes, backslashes, controls and high octets cannot break the line */
   const char evil[] = "/x\"y\\z\n\x01\x7f\xff \"";
   e.path = evil;
-  e.pathlen = sizeof evil - 1;
   e.method = NULL;
   e.client = NULL;
   e.upstream = NULL;
@@ -91,29 +88,29 @@ static void test_combined(void **state) {
   assert_string_equal(fmt(QS_ACCESS_LOG_COMBINED, &e),
                       "- - - [01/Dec/2026:09:33:07 +0000] \"- /x\\x22y\\x5cz\\x0a\\x01\\x7f\\xff "
                       "\\x22 HTTP/3\" 502 0 \"-\" \"-\" client_port=0 duration=0.000000 worker=3 "
-                      "upstream=-\n");
+                      "upstream=- reset=1\n");
 }
 
 static void test_json(void **state) {
   struct sockaddr_in a = v4();
-  struct qs_access_entry e = entry((struct sockaddr *)&a, "/a?b=c");
+  struct qs_req_done e = entry((struct sockaddr *)&a, "/a?b=c");
   (void)state;
   assert_string_equal(fmt(QS_ACCESS_LOG_JSON, &e),
                       "{\"time\":\"2026-12-01T09:33:07.123Z\",\"client\":\"192.0.2.7\","
                       "\"client_port\":50123,\"protocol\":\"HTTP/3\",\"method\":\"GET\","
                       "\"path\":\"/a?b=c\",\"status\":200,\"body_bytes\":512,\"duration\":1.234567,"
-                      "\"worker\":3,\"upstream\":null,\"referer\":null,\"user_agent\":null}\n");
+                      "\"worker\":3,\"upstream\":null,\"reset\":false,\"referer\":null,"
+                      "\"user_agent\":null}\n");
   /* valid UTF-8 passes; invalid octets, controls, quotes are escaped */
   const char s[] = "/\xc3\xa9\"\\\x01\x7f\xff\xc3(\xed\xa0\x80\xf0\x9f\x98\x80";
   e.path = s;
-  e.pathlen = sizeof s - 1;
   e.upstream = "[::1]:8080";
   e.user_agent = "a\tb";
   e.user_agentlen = 3;
   assert_non_null(strstr(fmt(QS_ACCESS_LOG_JSON, &e),
                          "\"path\":\"/\xc3\xa9\\\"\\\\\\u0001\\u007f\\u00ff\\u00c3(\\u00ed\\u00a0"
                          "\\u0080\xf0\x9f\x98\x80\""));
-  assert_non_null(strstr(line, "\"upstream\":\"[::1]:8080\",\"referer\":null,"
+  assert_non_null(strstr(line, "\"upstream\":\"[::1]:8080\",\"reset\":false,\"referer\":null,"
                                "\"user_agent\":\"a\\u0009b\"}\n"));
 }
 
@@ -122,15 +119,14 @@ static void test_json(void **state) {
 static void test_long_fields(void **state) {
   struct sockaddr_in a = v4();
   static char path[QS_ACCESS_LINE_MAX * 2], ua[QS_ACCESS_LINE_MAX];
-  struct qs_access_entry e;
+  struct qs_req_done e;
   const char *p, *q;
   (void)state;
-  memset(path, 1, sizeof path);
+  memset(path, 1, sizeof path - 1);
   path[0] = '/';
   memset(ua, '"', sizeof ua);
   e = entry((struct sockaddr *)&a, "/");
   e.path = path;
-  e.pathlen = sizeof path;
   e.user_agent = e.referer = ua;
   e.user_agentlen = e.refererlen = sizeof ua;
   e.upstream = "127.0.0.1:1";
@@ -144,7 +140,7 @@ static void test_long_fields(void **state) {
   assert_non_null(strstr(line, "\"}\n"));
   fmt(QS_ACCESS_LOG_COMBINED, &e);
   assert_non_null(strstr(line, "\" 200 512 \"\\x22"));
-  assert_non_null(strstr(line, " worker=3 upstream=127.0.0.1:1\n"));
+  assert_non_null(strstr(line, " worker=3 upstream=127.0.0.1:1 reset=0\n"));
 }
 
 /* ---- the buffer against real targets ---- */
@@ -179,7 +175,7 @@ static size_t file_lines(const char *path) {
  * buffer full are counted, and everything else arrives once it is read. */
 static void test_full_target(void **state) {
   struct sockaddr_in a = v4();
-  struct qs_access_entry e = entry((struct sockaddr *)&a, "/fifo");
+  struct qs_req_done e = entry((struct sockaddr *)&a, "/fifo");
   struct qs_accesslog l;
   struct qs_accesslog_w w;
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -196,7 +192,7 @@ static void test_full_target(void **state) {
   assert_int_equal(qs_accesslog_worker_init(&w, &l, loop, &dropped), 0);
   assert_int_equal(w.on, 1);
   for (int i = 0; i < 10000; i++) /* ~1.3 MB: far more than pipe and buffer hold */
-    qs_accesslog_write(&w, &e);
+    qs_accesslog_done(&w, &e);
   qs_accesslog_flush(&w);
   assert_true(dropped > 0);
   assert_true(ev_is_active(&w.retry_w)); /* retried every second */
@@ -211,8 +207,8 @@ static void test_full_target(void **state) {
   /* the reader goes away: the write fails, the lines are counted */
   close(rfd);
   dropped = 0;
-  qs_accesslog_write(&w, &e);
-  qs_accesslog_write(&w, &e);
+  qs_accesslog_done(&w, &e);
+  qs_accesslog_done(&w, &e);
   qs_accesslog_flush(&w);
   assert_int_equal(dropped, 2);
   assert_int_equal(w.len, 0);
@@ -226,7 +222,7 @@ static void test_full_target(void **state) {
  * before goes to the old file, what is logged after to the new one. */
 static void test_reopen(void **state) {
   struct sockaddr_in a = v4();
-  struct qs_access_entry e = entry((struct sockaddr *)&a, "/r");
+  struct qs_req_done e = entry((struct sockaddr *)&a, "/r");
   struct qs_accesslog l;
   struct qs_accesslog_w w1, w2;
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -239,21 +235,21 @@ static void test_reopen(void **state) {
   assert_int_equal(l.reg, 1);
   assert_int_equal(qs_accesslog_worker_init(&w1, &l, loop, &dropped), 0);
   assert_int_equal(qs_accesslog_worker_init(&w2, &l, loop, &dropped), 0);
-  qs_accesslog_write(&w1, &e);
+  qs_accesslog_done(&w1, &e);
   qs_accesslog_flush(&w1);
-  qs_accesslog_write(&w2, &e); /* still buffered at the reopen */
+  qs_accesslog_done(&w2, &e); /* still buffered at the reopen */
   assert_int_equal(file_lines(path), 1);
   assert_int_equal(rename(path, old), 0);
   assert_int_equal(qs_accesslog_reopen(&l), 0);
-  qs_accesslog_write(&w1, &e);
-  qs_accesslog_write(&w2, &e);
-  qs_accesslog_write(&w2, &e);
+  qs_accesslog_done(&w1, &e);
+  qs_accesslog_done(&w2, &e);
+  qs_accesslog_done(&w2, &e);
   qs_accesslog_flush(&w1);
   qs_accesslog_flush(&w2);
   assert_int_equal(file_lines(old), 2);
   assert_int_equal(file_lines(path), 3);
   /* the worker's last lines are written when it is freed */
-  qs_accesslog_write(&w1, &e);
+  qs_accesslog_done(&w1, &e);
   qs_accesslog_worker_free(&w1);
   qs_accesslog_worker_free(&w2);
   assert_int_equal(file_lines(old) + file_lines(path), 6);
@@ -266,7 +262,7 @@ static void test_reopen(void **state) {
   l.fd = -1;
   assert_int_equal(qs_accesslog_worker_init(&w1, &l, NULL, &dropped), 0);
   assert_int_equal(w1.on, 0);
-  qs_accesslog_write(&w1, &e);
+  qs_accesslog_done(&w1, &e);
   qs_accesslog_worker_free(&w1);
   assert_int_equal(qs_accesslog_reopen(&l), -EBADF);
   /* a target that cannot be opened */

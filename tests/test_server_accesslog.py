@@ -33,8 +33,9 @@ from test_server_lib import (Server, check, finish, gtlsclient, make_cert,  # no
 COMBINED = re.compile(
     r'^(?P<client>\S+) - - \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] '
     r'"(?P<method>\S+) (?P<path>\S+) (?P<protocol>\S+)" (?P<status>\d{3}) (?P<body_bytes>\d+) '
-    r'"-" "-" client_port=(?P<client_port>\d+) duration=(?P<duration>\d+\.\d{6}) '
-    r'worker=(?P<worker>\d+) upstream=(?P<upstream>\S+)$')
+    r'"(?P<referer>[^"]*)" "(?P<user_agent>[^"]*)" client_port=(?P<client_port>\d+) '
+    r'duration=(?P<duration>\d+\.\d{6}) '
+    r'worker=(?P<worker>\d+) upstream=(?P<upstream>\S+) reset=(?P<reset>[01])$')
 
 
 def requests(srv, urls_per_conn):
@@ -84,7 +85,10 @@ def check_fields(recs, batch, what):
                                                         int(r["body_bytes"]) == size)
         good = good and r["client"] == "127.0.0.1" and 0 < int(r["client_port"]) < 65536
         good = good and int(r["worker"]) in (0, 1) and float(r["duration"]) >= 0
-        good = good and r["upstream"] in ("-", None)
+        good = good and r["upstream"] in ("-", None) and r["referer"] in ("-", None)
+        # the clients' own user agents; "reset" is not checked: a client that
+        # closes its connection at once leaves its last stream unfinished
+        good = good and r["user_agent"] not in ("-", None, "")
         if not good:
             print("bad record:", r, file=sys.stderr)
             break

@@ -398,6 +398,9 @@ void qs_req_abort(struct qs_req *r) {
 void qs_req_close(struct qs_req *r) {
   struct qs_http_worker *hw = r->hw;
   if (hw->on_done) {
+    size_t rl = 0, ul = 0;
+    const char *ref = qs_fields_get(&r->fields, "referer", &rl);
+    const char *ua = qs_fields_get(&r->fields, "user-agent", &ul);
     struct qs_req_done ev = {
         .proto = r->proto,
         .client = r->clientlen ? (const struct sockaddr *)&r->client : NULL,
@@ -409,6 +412,10 @@ void qs_req_close(struct qs_req *r) {
         .duration_ns = mono_ns() - r->start_ns,
         .upstream = r->upstream[0] ? r->upstream : NULL,
         .worker = hw->index,
+        .referer = ref,
+        .user_agent = ua,
+        .refererlen = ref ? rl : 0,
+        .user_agentlen = ua ? ul : 0,
     };
     hw->on_done(hw->done_arg, &ev);
   }

@@ -102,6 +102,8 @@ struct qs_req_done {
   uint64_t duration_ns;             /* from the first header field to the stream's end */
   const char *upstream;             /* "127.0.0.1:8080" when proxied, else NULL */
   unsigned worker;
+  const char *referer, *user_agent; /* request fields, not NUL-terminated; NULL: absent */
+  size_t refererlen, user_agentlen;
 };
 
 typedef void (*qs_req_done_cb)(void *arg, const struct qs_req_done *ev);

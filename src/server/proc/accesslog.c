@@ -149,10 +149,13 @@ static void client_text(const struct sockaddr *sa, char *host, size_t hostlen, u
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-size_t qs_accesslog_format(char *buf, size_t cap, int format, const struct qs_access_entry *e) {
+static size_t slen(const char *s) { return s ? strlen(s) : 0; }
+
+size_t qs_accesslog_format(char *buf, size_t cap, int format, uint64_t unix_ns,
+                           const struct qs_req_done *e) {
   struct out o = {.p = buf, .len = 0, .cap = cap - 1}; /* room for '\n' */
   char host[INET6_ADDRSTRLEN];
-  time_t secs = (time_t)(e->unix_ns / 1000000000u);
+  time_t secs = (time_t)(unix_ns / 1000000000u);
   unsigned long long dur_s = e->duration_ns / 1000000000u,
                      dur_us = e->duration_ns % 1000000000u / 1000u;
   unsigned port;
@@ -163,17 +166,18 @@ size_t qs_accesslog_format(char *buf, size_t cap, int format, const struct qs_ac
   if (format == QS_ACCESS_LOG_JSON) {
     putf(&o, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03uZ\",\"client\":\"%s\",",
          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-         (unsigned)(e->unix_ns / 1000000u % 1000u), host);
+         (unsigned)(unix_ns / 1000000u % 1000u), host);
     putf(&o, "\"client_port\":%u,\"protocol\":", port);
-    put_json(&o, e->protocol, e->protocol ? strlen(e->protocol) : 0, BUDGET_SHORT);
+    put_json(&o, e->proto, slen(e->proto), BUDGET_SHORT);
     puts_(&o, ",\"method\":");
-    put_json(&o, e->method, e->methodlen, BUDGET_SHORT);
+    put_json(&o, e->method, slen(e->method), BUDGET_SHORT);
     puts_(&o, ",\"path\":");
-    put_json(&o, e->path, e->pathlen, BUDGET_PATH);
+    put_json(&o, e->path, slen(e->path), BUDGET_PATH);
     putf(&o, ",\"status\":%d,\"body_bytes\":%llu,\"duration\":%llu.%06llu,\"worker\":%u,", e->status,
          (unsigned long long)e->body_bytes, dur_s, dur_us, e->worker);
     puts_(&o, "\"upstream\":");
-    put_json(&o, e->upstream, e->upstream ? strlen(e->upstream) : 0, BUDGET_SHORT);
+    put_json(&o, e->upstream, slen(e->upstream), BUDGET_SHORT);
+    puts_(&o, e->reset ? ",\"reset\":true" : ",\"reset\":false");
     puts_(&o, ",\"referer\":");
     put_json(&o, e->referer, e->refererlen, BUDGET_HEADER);
     puts_(&o, ",\"user_agent\":");
@@ -183,17 +187,17 @@ size_t qs_accesslog_format(char *buf, size_t cap, int format, const struct qs_ac
     putf(&o, "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", host, tm.tm_mday,
          months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (e->method)
-      put_clf(&o, e->method, e->methodlen, BUDGET_SHORT);
+      put_clf(&o, e->method, strlen(e->method), BUDGET_SHORT);
     else
       puts_(&o, "-");
     puts_(&o, " ");
     if (e->path)
-      put_clf(&o, e->path, e->pathlen, BUDGET_PATH);
+      put_clf(&o, e->path, strlen(e->path), BUDGET_PATH);
     else
       puts_(&o, "-");
     puts_(&o, " ");
-    if (e->protocol)
-      put_clf(&o, e->protocol, strlen(e->protocol), BUDGET_SHORT);
+    if (e->proto)
+      put_clf(&o, e->proto, strlen(e->proto), BUDGET_SHORT);
     putf(&o, "\" %d %llu \"", e->status, (unsigned long long)e->body_bytes);
     if (e->referer)
       put_clf(&o, e->referer, e->refererlen, BUDGET_HEADER);
@@ -210,6 +214,7 @@ size_t qs_accesslog_format(char *buf, size_t cap, int format, const struct qs_ac
       put_clf(&o, e->upstream, strlen(e->upstream), BUDGET_SHORT);
     else
       puts_(&o, "-");
+    puts_(&o, e->reset ? " reset=1" : " reset=0");
   }
   buf[o.len++] = '\n';
   return o.len;
@@ -437,20 +442,17 @@ void qs_accesslog_worker_free(struct qs_accesslog_w *w) {
   w->on = 0;
 }
 
-void qs_accesslog_write(struct qs_accesslog_w *w, const struct qs_access_entry *e) {
+void qs_accesslog_done(void *arg, const struct qs_req_done *d) {
+  struct qs_accesslog_w *w = arg;
   char line[QS_ACCESS_LINE_MAX];
-  struct qs_access_entry t;
+  struct timespec ts;
   size_t n;
   if (!w->on)
     return;
   follow_reopen(w);
-  t = *e;
-  if (!t.unix_ns) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    t.unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  }
-  n = qs_accesslog_format(line, sizeof line, w->l->format, &t);
+  clock_gettime(CLOCK_REALTIME, &ts);
+  n = qs_accesslog_format(line, sizeof line, w->l->format,
+                          (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, d);
   if (w->len + n > QS_ACCESS_BUF)
     write_out(w);
   if (w->len + n > QS_ACCESS_BUF) {

@@ -1,8 +1,8 @@
 /* accesslog.h: the access log (--access-log): one line per request.
  *
- * The HTTP layer hands each finished request to qs_accesslog_write as a
- * struct qs_access_entry.  The line is formatted (qs_accesslog_format, a
- * pure function) into the worker's own buffer of QS_ACCESS_BUF octets,
+ * The HTTP layer hands each finished request to qs_accesslog_done, its
+ * "done" hook (struct qs_req_done, req.h).  The line is formatted
+ * (qs_accesslog_format, a pure function) into the worker's own buffer of QS_ACCESS_BUF octets,
  * which is written once per loop iteration (an ev_prepare watcher) with a
  * non-blocking write of whole lines; what the target does not take stays
  * buffered and is retried every second.  Nothing ever blocks the worker:
@@ -35,45 +35,30 @@
 #include <ev.h>
 
 #include "config.h" /* QS_ACCESS_LOG_COMBINED, QS_ACCESS_LOG_JSON */
+#include "req.h"    /* struct qs_req_done */
 
 #define QS_ACCESS_BUF (64 * 1024) /* per worker */
 #define QS_ACCESS_LINE_MAX 8192   /* longer fields are cut to fit */
 
-/* One finished request.  Strings are not NUL-terminated; a NULL string
- * is absent ("-" in combined, null in JSON). */
-struct qs_access_entry {
-  uint64_t unix_ns;               /* wall clock when the response finished */
-  const struct sockaddr *client;  /* address and port of the client */
-  const char *protocol;           /* "HTTP/3" */
-  const char *method;
-  size_t methodlen;
-  const char *path; /* path and query, as sent */
-  size_t pathlen;
-  int status;
-  uint64_t body_bytes;  /* response body octets handed to the transport */
-  uint64_t duration_ns; /* first request header to the stream's close (all of the
-                         * response acknowledged, or the connection gone) */
-  unsigned worker;
-  const char *upstream; /* the upstream's address when proxied, NUL-terminated */
-  const char *referer, *user_agent;
-  size_t refererlen, user_agentlen;
-};
-
-/* qs_accesslog_format writes the line for |e| (with its '\n') into |buf|,
- * |cap| >= QS_ACCESS_LINE_MAX, and returns its length.
+/* qs_accesslog_format writes the line for request |d|, finished at
+ * |unix_ns| (wall clock), with its '\n' into |buf|, |cap| >=
+ * QS_ACCESS_LINE_MAX, and returns its length.  Absent strings (NULL) are
+ * "-" in combined and null in JSON.
  *
  * combined: the Apache/nginx combined format, then the extra fields:
  *   127.0.0.1 - - [01/Dec/2026:09:33:07 +0000] "GET /a?b HTTP/3" 200 512 "-" "-"
- *   client_port=50123 duration=0.000412 worker=1 upstream=-
+ *   client_port=50123 duration=0.000412 worker=1 upstream=- reset=0
  * Time in UTC; in quoted fields '"', '\' and octets outside 0x20..0x7e
  * are written \xHH.
  * json: one object per line, the same fields:
  *   {"time":"2026-12-01T09:33:07.123Z","client":"127.0.0.1","client_port":50123,
  *    "protocol":"HTTP/3","method":"GET","path":"/a?b","status":200,"body_bytes":512,
- *    "duration":0.000412,"worker":1,"upstream":null,"referer":null,"user_agent":null}
+ *    "duration":0.000412,"worker":1,"upstream":null,"reset":false,"referer":null,
+ *    "user_agent":null}
  * Strings are escaped for JSON; octets that are not valid UTF-8 are written
  * as \u00HH (their Latin-1 reading), so every line is valid JSON. */
-size_t qs_accesslog_format(char *buf, size_t cap, int format, const struct qs_access_entry *e);
+size_t qs_accesslog_format(char *buf, size_t cap, int format, uint64_t unix_ns,
+                           const struct qs_req_done *d);
 
 /* The process's log target, shared by the workers. */
 struct qs_accesslog {
@@ -123,8 +108,9 @@ int qs_accesslog_worker_init(struct qs_accesslog_w *w, struct qs_accesslog *l,
  * releases the buffer; what the target does not take is counted dropped. */
 void qs_accesslog_worker_free(struct qs_accesslog_w *w);
 
-/* qs_accesslog_write logs one request (time taken now if e->unix_ns is 0). */
-void qs_accesslog_write(struct qs_accesslog_w *w, const struct qs_access_entry *e);
+/* qs_accesslog_done logs one request: the HTTP layer's done hook
+ * (qs_req_done_cb), |arg| the worker's struct qs_accesslog_w. */
+void qs_accesslog_done(void *arg, const struct qs_req_done *d);
 
 /* qs_accesslog_flush writes buffered lines now, without blocking. */
 void qs_accesslog_flush(struct qs_accesslog_w *w);

@@ -414,6 +414,10 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   ev_async_start(w->loop, &w->finish);
   if (qs_accesslog_worker_init(&w->alog, &srv->alog, w->loop, &w->st->log_dropped) != 0)
     return -1;
+  if (w->alog.on) {
+    w->http.on_done = qs_accesslog_done;
+    w->http.done_arg = &w->alog;
+  }
   return 0;
 }
 
@@ -452,10 +456,10 @@ void qs_worker_free(struct qs_worker *w) {
     if (w->socks[g].fd >= 0)
       close(w->socks[g].fd);
   qs_relay_free(w);
-  qs_accesslog_worker_free(&w->alog); /* the worker has ended: its last lines */
   if (w->stopfd >= 0)
     close(w->stopfd);
   qs_http_worker_free(&w->http); /* its upstream watchers are on the loop */
+  qs_accesslog_worker_free(&w->alog); /* the worker has ended: its last lines */
   if (w->loop)
     ev_loop_destroy(w->loop);
   qs_cidtab_free(&w->tab);
