@@ -5,7 +5,8 @@
 # in parallel.  A missing peer program (gtlsclient, chromium) or, for the
 # kernel-steering variant, missing BPF: exit 77, reported as a skip.
 foreach(t test_server_cidtab test_server_http test_server_filecache test_server_config
-          test_server_mpool test_server_accesslog)
+          test_server_mpool test_server_accesslog
+          test_server_h1)
   add_executable(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
   add_test(NAME ${t} COMMAND ${t})
@@ -53,3 +54,10 @@ set_tests_properties(test_server_download_2 test_server_download_4 test_server_m
 
 # test_server_config reads the shipped example and docs/config.md
 target_compile_definitions(test_server_config PRIVATE QS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+
+# the reverse proxy (docs/proxy.md): tests/upstream.py and Debian's nginx
+# as upstreams, gtlsclient and quicsteer-load as clients
+qs_server_test(test_server_proxy_basic test_server_proxy.py basic)
+qs_server_test(test_server_proxy_nginx test_server_proxy.py nginx $<TARGET_FILE:quicsteer-load>)
+qs_server_test(test_server_proxy_big test_server_proxy.py big)
+set_tests_properties(test_server_proxy_basic test_server_proxy_nginx PROPERTIES LABELS tsan)
