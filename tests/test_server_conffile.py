@@ -5,7 +5,8 @@
 
 - --check-config accepts a good file (exit 0) and names every bad line of
   a bad one as FILE:LINE: message (exit 2), also for files it names that
-  cannot be read and a key that does not match its certificate;
+  cannot be read, a key that does not match its certificate, and each bad
+  upstream URL of a repeated proxy key;
 - the server started with nothing but --conf FILE serves the root, with
   the worker count and steering mode the file asks for;
 - a bad file stops the start with the same lines, exit 2;
@@ -94,6 +95,19 @@ def main():
               "--check-config: each bad line as FILE:LINE: message, exit 2 (%d %r)" % (rc, err))
         rc2, _, err2 = run(binary, ["--conf", conf])
         check(rc2 == 2 and err2 == err, "starting with that file: the same lines, exit 2")
+
+        # upstream URLs: each bad --proxy at its own line (no name to resolve)
+        write(conf, good("127.0.0.1:0", 2) +
+              "proxy = /api=http://127.0.0.1:8080\n"   # 10 fine
+              "proxy = /x=ftp://127.0.0.1:21\n"        # 11 scheme
+              "proxy = /y=http://127.0.0.1:99999\n"    # 12 port
+              "proxy = /z=unix:relative.sock\n")       # 13 not absolute
+        rc, _, err = run(binary, ["--conf", conf, "--check-config"])
+        lines = err.splitlines()
+        check(rc == 2 and len(lines) == 3 and
+              [l.split(": ", 1)[0] for l in lines] == ["%s:%d" % (conf, n) for n in (11, 12, 13)]
+              and all("bad --proxy" in l for l in lines),
+              "--check-config: each bad upstream URL at its line (%r)" % err)
 
         # files named by the configuration are tried
         write(conf, good("127.0.0.1:0", 2).replace(os.path.join(cert, "key.pem"),

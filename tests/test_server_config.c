@@ -249,6 +249,18 @@ static void test_check(void **state) {
   expect_error(0, 2, "cannot read key"); /* sorted by line */
   expect_error(2, 4, "qlog-dir");
   expect_error(4, 6, "secret-file");
+  /* a repeated option: each value at its own line */
+  assert_int_equal(parse("proxy = /a=http://127.0.0.1:1\nproxy = /b=http://127.0.0.1:2\n",
+                         "--conf", path, "--cert", "/c", "--key", "/k", "--proxy",
+                         "/c=http://127.0.0.1:3", NULL),
+                   QS_CONFIG_OK);
+  assert_int_equal(cfg.nproxy, 3);
+  qs_config_complain_value(&cfg, cfg.proxy[1], "second");
+  qs_config_complain_value(&cfg, cfg.proxy[0], "first");
+  qs_config_complain_value(&cfg, cfg.proxy[2], "command line");
+  expect_error(0, 2, "second");
+  expect_error(1, 1, "first");
+  expect_error(2, 0, "command line");
   /* all good */
   snprintf(text, sizeof text, "cert = %s\nkey = %s\nroot = %s\naccess-log = %s/a.log\n", cert,
            cert, dir, dir);

@@ -639,6 +639,26 @@ void qs_config_complain(struct qs_config *cfg, const char *key, const char *fmt,
   qs_conf_error_add(&cfg->src->errs, key ? qs_config_line(cfg, key) : 0, msg);
 }
 
+void qs_config_complain_value(struct qs_config *cfg, const char *value, const char *fmt, ...) {
+  const struct qs_config_src *src = cfg->src;
+  char msg[QS_CONF_MSG_MAX];
+  unsigned line = 0;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* the argument holding |value|: "--key=value" from the file, or the
+   * command line's own element */
+  for (int k = 0; src && k < src->argc; k++) {
+    const char *a = src->argv[k];
+    if (value >= a && value <= a + strlen(a)) {
+      line = src->line[k];
+      break;
+    }
+  }
+  qs_conf_error_add(&cfg->src->errs, line, msg);
+}
+
 size_t qs_config_nerrors(const struct qs_config *cfg) {
   return cfg->src ? cfg->src->errs.n : 0;
 }

@@ -112,6 +112,12 @@ unsigned qs_config_line(const struct qs_config *cfg, const char *key);
 void qs_config_complain(struct qs_config *cfg, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* qs_config_complain_value is qs_config_complain for the occurrence of a
+ * repeatable option whose value is |value| (a pointer cfg holds, such as
+ * cfg->proxy[i]): reported at the line that gave it. */
+void qs_config_complain_value(struct qs_config *cfg, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* qs_config_nerrors / qs_config_error: the problems recorded, error |i|
  * with its file line (0: not from the file); sorted once reported. */
 size_t qs_config_nerrors(const struct qs_config *cfg);

@@ -145,12 +145,39 @@ static void report(const struct qs_server *srv, const char *why) {
   fflush(stdout);
 }
 
+/* The --proxy routes, upstream names resolved; NULL if any is bad (each
+ * recorded at its own line, see qs_config_complain_value). */
+static struct qs_proxy_table *proxy_table(struct qs_config *cfg) {
+  struct qs_proxy_table *t = calloc(1, sizeof *t);
+  char err[256];
+  int bad = 0;
+  if (!t) {
+    qs_config_complain(cfg, NULL, "out of memory");
+    return NULL;
+  }
+  qs_proxy_table_init(t, cfg->proxy_connect_timeout, cfg->proxy_first_byte_timeout,
+                      cfg->proxy_idle_timeout, cfg->proxy_pool_idle, cfg->proxy_pool_max);
+  for (size_t i = 0; i < cfg->nproxy; i++) {
+    if (qs_proxy_table_add(t, cfg->proxy[i], err, sizeof err) != 0) {
+      qs_config_complain_value(cfg, cfg->proxy[i], "bad --proxy '%s': %s", cfg->proxy[i], err);
+      bad = 1;
+    }
+  }
+  if (bad) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
 /* --check-config: everything start-up reads, without opening a socket. */
 static int check_config(struct qs_config *cfg) {
   struct qs_secret secret;
   struct qs_tls tls;
   char err[512];
   size_t n;
+  if (cfg->nproxy)
+    free(proxy_table(cfg)); /* upstream URLs parse and their names resolve */
   if (qs_config_check(cfg) == 0) {
     gnutls_global_init();
     if (qs_tls_init(&tls, cfg->cert, cfg->key, err, sizeof err) != 0)
@@ -164,14 +191,6 @@ static int check_config(struct qs_config *cfg) {
         qs_config_complain(cfg, "secret-file", "cannot use secret file %s: %s",
                            cfg->secret_file, rv == QS_ERR_SYS ? strerror(errno) : qs_strerror(rv));
       qs_secret_wipe(&secret);
-    }
-    if (cfg->nproxy) {
-      /* upstream URLs parse and their names resolve */
-      struct qs_proxy_table *t = calloc(1, sizeof *t);
-      for (size_t i = 0; t && i < cfg->nproxy; i++)
-        if (qs_proxy_table_add(t, cfg->proxy[i], err, sizeof err) != 0)
-          qs_config_complain(cfg, "proxy", "bad --proxy '%s': %s", cfg->proxy[i], err);
-      free(t);
     }
   }
   n = qs_config_report(cfg);
@@ -233,20 +252,9 @@ int main(int argc, char **argv) {
     goto out;
   }
   srv.root.serve_dotfiles = cfg.serve_dotfiles;
-  if (cfg.nproxy) {
-    srv.proxy = calloc(1, sizeof *srv.proxy);
-    if (!srv.proxy) {
-      die("out of memory");
-      goto out;
-    }
-    qs_proxy_table_init(srv.proxy, cfg.proxy_connect_timeout, cfg.proxy_first_byte_timeout,
-                        cfg.proxy_idle_timeout, cfg.proxy_pool_idle, cfg.proxy_pool_max);
-    for (size_t i = 0; i < cfg.nproxy; i++) {
-      if (qs_proxy_table_add(srv.proxy, cfg.proxy[i], err, sizeof err) != 0) {
-        die("bad --proxy '%s': %s", cfg.proxy[i], err);
-        goto out;
-      }
-    }
+  if (cfg.nproxy && !(srv.proxy = proxy_table(&cfg))) {
+    qs_config_report(&cfg);
+    goto out;
   }
   srv.http_conf.root = &srv.root;
   srv.http_conf.proxy = srv.proxy;
