@@ -350,12 +350,51 @@ static void test_req_errors(void **state) {
   qs_req_close(r);
 }
 
+/* a header section that does not complete in time: the stream is reset
+ * and counted, by the worker's one periodic timer */
+static void stop_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)t;
+  (void)revents;
+  ev_break(loop, EVBREAK_ALL);
+}
+
+static void test_header_timeout(void **state) {
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  struct qs_http_conf c = {.root = &root, .max_fields = 4096, .header_timeout = 0.2};
+  struct qs_http_worker w;
+  struct qs_wstats ws;
+  struct qs_req *slow, *done;
+  ev_timer stop;
+  (void)state;
+  memset(&ws, 0, sizeof ws);
+  memset(&ff, 0, sizeof ff);
+  assert_int_equal(qs_http_worker_init(&w, loop, 0, &c, &ws), 0);
+  slow = qs_req_new(&w, &ff_ops, NULL, NULL, 0, "test");
+  qs_req_field(slow, ":method", 7, "GET", 3);
+  done = qs_req_new(&w, &ff_ops, NULL, NULL, 0, "test");
+  qs_req_field(done, ":method", 7, "GET", 3);
+  qs_req_field(done, ":scheme", 7, "https", 5);
+  qs_req_field(done, ":path", 5, "/", 1);
+  qs_req_headers_done(done, 1);
+  ev_timer_init(&stop, stop_cb, 0.5, 0.);
+  ev_timer_start(loop, &stop);
+  ev_run(loop, 0);
+  assert_int_equal(ff.resets, 1);
+  assert_int_equal(ws.http_header_timeout, 1);
+  assert_true(slow->was_reset);
+  assert_false(done->was_reset);
+  qs_req_close(slow);
+  qs_req_close(done);
+  qs_http_worker_free(&w);
+  ev_loop_destroy(loop);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_mime),       cmocka_unit_test(test_bytes_route),
       cmocka_unit_test(test_file_ring),  cmocka_unit_test(test_req_errors),
-      cmocka_unit_test(test_special),    cmocka_unit_test(test_fmt_dec),
+      cmocka_unit_test(test_special),    cmocka_unit_test(test_header_timeout),    cmocka_unit_test(test_fmt_dec),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -170,6 +170,38 @@ int qs_ring_pull(struct qs_ring *rg, struct qs_vec *v, size_t nv) {
 
 /* ---- worker context ---- */
 
+static void hdr_unlink(struct qs_req *r) {
+  struct qs_http_worker *hw = r->hw;
+  if (!r->hdr_listed)
+    return;
+  if (r->hdr_prev)
+    r->hdr_prev->hdr_next = r->hdr_next;
+  else
+    hw->hdr_head = r->hdr_next;
+  if (r->hdr_next)
+    r->hdr_next->hdr_prev = r->hdr_prev;
+  else
+    hw->hdr_tail = r->hdr_prev;
+  r->hdr_prev = r->hdr_next = NULL;
+  r->hdr_listed = 0;
+}
+
+/* requests still without a complete header section after the timeout are
+ * reset: a client sending one octet a second costs a bounded time */
+static void hdr_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  struct qs_http_worker *hw = t->data;
+  uint64_t now = mono_ns(), limit = (uint64_t)(hw->conf->header_timeout * 1e9);
+  (void)loop;
+  (void)revents;
+  while (hw->hdr_head && now - hw->hdr_head->start_ns >= limit) {
+    struct qs_req *r = hw->hdr_head;
+    hdr_unlink(r);
+    QS_STAT_ADD(hw->st, http_header_timeout, 1);
+    qs_req_reset(r);
+  }
+  qs_http_flush(hw);
+}
+
 int qs_http_worker_init(struct qs_http_worker *hw, struct ev_loop *loop, unsigned index,
                         const struct qs_http_conf *conf, struct qs_wstats *st) {
   memset(hw, 0, sizeof *hw);
@@ -180,10 +212,18 @@ int qs_http_worker_init(struct qs_http_worker *hw, struct ev_loop *loop, unsigne
   qs_filecache_init(&hw->files);
   if (conf->proxy && qs_proxy_worker_new(hw, conf->proxy, &hw->proxy) != 0)
     return -ENOMEM;
+  if (loop && conf->header_timeout > 0) {
+    double tick = conf->header_timeout / 4 < 1. ? conf->header_timeout / 4 : 1.;
+    ev_timer_init(&hw->hdr_timer, hdr_timer_cb, tick, tick);
+    hw->hdr_timer.data = hw;
+    ev_timer_start(loop, &hw->hdr_timer);
+  }
   return 0;
 }
 
 void qs_http_worker_free(struct qs_http_worker *hw) {
+  if (hw->loop)
+    ev_timer_stop(hw->loop, &hw->hdr_timer);
   qs_proxy_worker_del(hw->proxy);
   hw->proxy = NULL;
   qs_filecache_free(&hw->files);
@@ -268,6 +308,15 @@ struct qs_req *qs_req_new(struct qs_http_worker *hw, const struct qs_front_ops *
     memcpy(&r->client, client, clientlen);
     r->clientlen = clientlen;
   }
+  if (hw->loop && hw->conf->header_timeout > 0) {
+    r->hdr_listed = 1;
+    r->hdr_prev = hw->hdr_tail;
+    if (hw->hdr_tail)
+      hw->hdr_tail->hdr_next = r;
+    else
+      hw->hdr_head = r;
+    hw->hdr_tail = r;
+  }
   return r;
 }
 
@@ -335,6 +384,7 @@ void qs_req_headers_done(struct qs_req *r, int fin) {
   const char *path;
   r->headers_done = 1;
   r->body_fin = (uint8_t)fin;
+  hdr_unlink(r);
   if (r->bad) {
     qs_req_error(r, r->bad);
     return;
@@ -397,6 +447,7 @@ void qs_req_abort(struct qs_req *r) {
 
 void qs_req_close(struct qs_req *r) {
   struct qs_http_worker *hw = r->hw;
+  hdr_unlink(r);
   if (hw->on_done) {
     size_t rl = 0, ul = 0;
     const char *ref = qs_fields_get(&r->fields, "referer", &rl);

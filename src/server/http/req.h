@@ -87,6 +87,7 @@ struct qs_http_conf {
   const struct qs_docroot *root;
   const struct qs_proxy_table *proxy; /* NULL or no routes: everything is static */
   size_t max_fields;                  /* request header section bound */
+  double header_timeout;              /* seconds to complete it (0: none) */
   int serve_dotfiles;
   int bytes_endpoint;
 };
@@ -123,6 +124,10 @@ struct qs_http_worker {
   /* the access log's hook (NULL: none) */
   qs_req_done_cb on_done;
   void *done_arg;
+  /* requests whose header section is incomplete, oldest first, checked by
+   * one periodic timer (no timer per request) */
+  struct qs_req *hdr_head, *hdr_tail;
+  ev_timer hdr_timer;
 };
 
 /* qs_http_worker_init prepares |hw|.  Returns 0 or -ENOMEM. */
@@ -178,6 +183,8 @@ enum { QS_REQ_GET = 1, QS_REQ_HEAD, QS_REQ_POST, QS_REQ_PUT, QS_REQ_OTHER };
 
 struct qs_req {
   struct qs_http_worker *hw;
+  struct qs_req *hdr_prev, *hdr_next; /* hw's list while the header section is incomplete */
+  uint8_t hdr_listed;
   const struct qs_front_ops *front;
   void *front_data;
   const struct qs_handler_ops *h;

@@ -67,6 +67,8 @@ static const char usage_text[] =
     "      --proxy-pool-max N   upstream connections per upstream and worker\n"
     "                           (default: 128; more requests wait)\n"
     "      --max-header-size N  request header section bound, octets (default: 16384)\n"
+    "      --header-timeout S   reset a request whose header section is not complete\n"
+    "                           after S seconds (default: 10)\n"
     "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
     "      --bytes-endpoint     serve /bytes/N (N generated octets, for benchmarks)\n"
     "      --no-forward         do not relay datagrams of other workers' connections\n"
@@ -105,6 +107,7 @@ enum {
   OPT_PROXY_POOL_IDLE,
   OPT_PROXY_POOL_MAX,
   OPT_MAX_HEADER_SIZE,
+  OPT_HEADER_TIMEOUT,
   OPT_SERVE_DOTFILES,
   OPT_BYTES_ENDPOINT,
 };
@@ -141,6 +144,7 @@ static const struct option long_options[] = {
     {"proxy-pool-idle", required_argument, NULL, OPT_PROXY_POOL_IDLE},
     {"proxy-pool-max", required_argument, NULL, OPT_PROXY_POOL_MAX},
     {"max-header-size", required_argument, NULL, OPT_MAX_HEADER_SIZE},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
     {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
     {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"help", no_argument, NULL, 'h'},
@@ -329,6 +333,7 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->drain_timeout = QS_DEFAULT_DRAIN_TIMEOUT_S;
   cfg->idle_timeout_s = QS_DEFAULT_IDLE_TIMEOUT_S;
   cfg->max_header_size = QS_DEFAULT_MAX_HEADER;
+  cfg->header_timeout = QS_DEFAULT_HEADER_TIMEOUT_S;
   cfg->proxy_connect_timeout = QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S;
   cfg->proxy_first_byte_timeout = QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S;
   cfg->proxy_idle_timeout = QS_DEFAULT_PROXY_IDLE_TIMEOUT_S;
@@ -431,6 +436,10 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       if (parse_uint(optarg, 1024, 1u << 20, &v) != 0)
         return usage_error("bad --max-header-size '%s' (want 1024..1048576)", optarg);
       cfg->max_header_size = (unsigned)v;
+      break;
+    case OPT_HEADER_TIMEOUT:
+      if (parse_seconds(optarg, 3600, &cfg->header_timeout) != 0)
+        return usage_error("bad --header-timeout '%s' (want seconds, 0..3600)", optarg);
       break;
     case OPT_SERVE_DOTFILES:
       cfg->serve_dotfiles = 1;
