@@ -6,7 +6,7 @@
 # kernel-steering variant, missing BPF: exit 77, reported as a skip.
 foreach(t test_server_cidtab test_server_http test_server_filecache test_server_config
           test_server_mpool test_server_accesslog
-          test_server_h1)
+          test_server_h1 test_server_admit test_server_token)
   add_executable(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
   add_test(NAME ${t} COMMAND ${t})
@@ -61,3 +61,10 @@ qs_server_test(test_server_proxy_basic test_server_proxy.py basic)
 qs_server_test(test_server_proxy_nginx test_server_proxy.py nginx $<TARGET_FILE:quicsteer-load>)
 qs_server_test(test_server_proxy_big test_server_proxy.py big)
 set_tests_properties(test_server_proxy_basic test_server_proxy_nginx PROPERTIES LABELS tsan)
+
+# admission control under Initial floods (quicsteer-flood, src/load/flood.c)
+foreach(c caps flood token)
+  qs_server_test(test_server_flood_${c} test_server_flood.py $<TARGET_FILE:quicsteer-flood>
+                 $<TARGET_FILE:quicsteer-load> ${c})
+endforeach()
+set_tests_properties(test_server_flood_flood test_server_flood_token PROPERTIES LABELS tsan)

@@ -189,7 +189,9 @@ class Server:
               "http_refused_special", "proxy_requests", "proxy_conns_new", "proxy_conns_reused",
               "proxy_refused", "proxy_connect_timeout", "proxy_first_byte_timeout",
               "proxy_idle_timeout", "proxy_bad_response", "proxy_upstream_died",
-              "proxy_client_abort", "proxy_marked_down", "log_dropped")
+              "proxy_client_abort", "proxy_marked_down", "log_dropped",
+              "handshakes_open", "refused_handshakes", "refused_conns", "refused_stopping",
+              "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

@@ -64,7 +64,16 @@ struct qs_wstats {
   uint64_t proxy_client_abort;    /* client reset its stream: upstream connection closed */
   uint64_t proxy_marked_down;     /* an upstream was put out of rotation (passive health) */
   uint64_t log_dropped;  /* access log lines dropped: buffer full or target failed */
-  uint64_t pad[30];      /* room to grow without changing the record size */
+  /* admission control (docs/server.md, "New connections") */
+  uint64_t handshakes_open;    /* gauge: half-open connections */
+  uint64_t refused_handshakes; /* CONNECTION_REFUSED: --max-handshakes reached */
+  uint64_t refused_conns;      /* CONNECTION_REFUSED: --max-conns reached */
+  uint64_t refused_stopping;   /* CONNECTION_REFUSED: the worker is stopping */
+  uint64_t handshake_timeout;  /* half-open connections dropped at --handshake-timeout */
+  uint64_t token_invalid;      /* bad Retry tokens, answered with INVALID_TOKEN */
+  uint64_t new_token_tx;       /* address-validation tokens issued (NEW_TOKEN) */
+  uint64_t token_accepted;     /* Initials whose NEW_TOKEN token validated them */
+  uint64_t pad[22];      /* room to grow without changing the record size */
 };
 
 #endif

@@ -65,6 +65,14 @@ static const struct {
     {"proxy_client_abort", offsetof(struct qs_wstats, proxy_client_abort), 0},
     {"proxy_marked_down", offsetof(struct qs_wstats, proxy_marked_down), 0},
     {"log_dropped", offsetof(struct qs_wstats, log_dropped), 0},
+    {"handshakes_open", offsetof(struct qs_wstats, handshakes_open), 1},
+    {"refused_handshakes", offsetof(struct qs_wstats, refused_handshakes), 0},
+    {"refused_conns", offsetof(struct qs_wstats, refused_conns), 0},
+    {"refused_stopping", offsetof(struct qs_wstats, refused_stopping), 0},
+    {"handshake_timeout", offsetof(struct qs_wstats, handshake_timeout), 0},
+    {"token_invalid", offsetof(struct qs_wstats, token_invalid), 0},
+    {"new_token_tx", offsetof(struct qs_wstats, new_token_tx), 0},
+    {"token_accepted", offsetof(struct qs_wstats, token_accepted), 0},
 };
 #define NWFIELDS (sizeof wfields / sizeof wfields[0])
 /* the columns of the table (the JSON has them all) */

@@ -135,6 +135,12 @@ static int conn_start(struct qsl_conn *c, uint64_t now) {
   settings.initial_rtt = o->initial_rtt_ns;
   settings.handshake_timeout = o->timeout_ns;
   settings.rand_ctx.native_handle = w->prng;
+  if (w->tokenlen) {
+    /* --token: a returning client proves its address */
+    settings.token.base = w->token;
+    settings.token.len = w->tokenlen;
+    w->st.token_sent++;
+  }
   /* response bodies are consumed at once: large windows cost us nothing */
   settings.max_window = 24ull << 20;
   settings.max_stream_window = 16ull << 20;

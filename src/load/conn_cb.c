@@ -87,6 +87,24 @@ static int cb_recv_rx_key(ngtcp2_conn *qc, ngtcp2_crypto_level level, void *ud) 
   return 0;
 }
 
+static int cb_recv_retry(ngtcp2_conn *qc, const ngtcp2_pkt_hd *hd, void *ud) {
+  struct qsl_conn *c = ud;
+  c->w->st.retry_rx++;
+  return ngtcp2_crypto_recv_retry_cb(qc, hd, ud);
+}
+
+static int cb_recv_new_token(ngtcp2_conn *qc, const ngtcp2_vec *token, void *ud) {
+  struct qsl_conn *c = ud;
+  struct qsl_worker *w = c->w;
+  (void)qc;
+  w->st.new_token_rx++;
+  if (qsl_conn_opts(c)->token && token->len <= sizeof w->token) {
+    memcpy(w->token, token->base, token->len);
+    w->tokenlen = token->len;
+  }
+  return 0;
+}
+
 static int cb_handshake_completed(ngtcp2_conn *qc, void *ud) {
   struct qsl_conn *c = ud;
   if (!qsl_tls_alpn_is_h3(c->tls)) {
@@ -342,7 +360,8 @@ const ngtcp2_callbacks qsl_qc_callbacks = {
     .recv_stream_data = cb_recv_stream_data,
     .acked_stream_data_offset = cb_acked_stream_data_offset,
     .stream_close = cb_stream_close,
-    .recv_retry = ngtcp2_crypto_recv_retry_cb,
+    .recv_retry = cb_recv_retry,
+    .recv_new_token = cb_recv_new_token,
     .extend_max_local_streams_bidi = cb_extend_max_local_streams_bidi,
     .rand = cb_rand,
     .get_new_connection_id = cb_get_new_connection_id,

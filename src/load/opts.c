@@ -52,6 +52,9 @@ void qsl_opts_usage(FILE *fp) {
       "      --hold=S          --requests mode: when a slot has sent all its requests,\n"
       "                        keep its connection open idle for S more seconds\n"
       "                        (PING keep-alives hold off the idle timeout)\n"
+      "      --token           keep the last address-validation token a server sent\n"
+      "                        (NEW_TOKEN) and present it in every later connection\n"
+      "                        of the thread, as a returning client does\n"
       "TLS: the server certificate is NOT verified by default (this is a load\n"
       "tool for development servers); ALPN h3 is always required.\n"
       "      --insecure        do not verify the certificate (the default)\n"
@@ -235,6 +238,7 @@ enum {
   OPT_PROGRESS,
   OPT_NO_PROGRESS,
   OPT_HOLD,
+  OPT_TOKEN,
   OPT_LATENCY_HIST,
 };
 
@@ -258,6 +262,7 @@ static const struct option long_opts[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"hold", required_argument, NULL, OPT_HOLD},
+    {"token", no_argument, NULL, OPT_TOKEN},
     {"latency-hist", no_argument, NULL, OPT_LATENCY_HIST},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -322,6 +327,9 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
       break;
     case OPT_NEW_CONN:
       o->new_conn = 1;
+      break;
+    case OPT_TOKEN:
+      o->token = 1;
       break;
     case OPT_REBIND:
       o->rebind = 1;

@@ -44,6 +44,7 @@ struct qsl_opts {
   uint64_t initial_rtt_ns;
   uint64_t timeout_ns; /* handshake, idle and per-request limit */
   uint64_t hold_ns;    /* --hold: keep a slot's last connection open idle this long */
+  int token;           /* --token: present the last NEW_TOKEN token in new Initials */
   int json;
   int latency_hist; /* --latency-hist: the histogram in the JSON report */
   int verify_bytes;

@@ -120,6 +120,9 @@ void qsl_stats_merge(struct qsl_stats *d, const struct qsl_stats *s) {
   d->handshakes += s->handshakes;
   d->conns_failed += s->conns_failed;
   d->conns_held += s->conns_held;
+  d->retry_rx += s->retry_rx;
+  d->new_token_rx += s->new_token_rx;
+  d->token_sent += s->token_sent;
   d->req_sent += s->req_sent;
   d->req_ok += s->req_ok;
   d->req_failed += s->req_failed;
@@ -324,6 +327,10 @@ void qsl_report_json(FILE *fp, const struct qsl_stats *s, const struct qsl_opts 
           "\"connections\":{\"started\":%" PRIu64 ",\"handshakes\":%" PRIu64
           ",\"failed\":%" PRIu64 "},",
           s->conns_started, s->handshakes, s->conns_failed);
+  fprintf(fp,
+          "\"address\":{\"retry\":%" PRIu64 ",\"new_token\":%" PRIu64 ",\"token_sent\":%" PRIu64
+          "},",
+          s->retry_rx, s->new_token_rx, s->token_sent);
   fprintf(fp,
           "\"requests\":{\"sent\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"failed\":%" PRIu64
           ",\"not_sent\":%" PRIu64 "},",

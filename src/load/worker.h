@@ -44,6 +44,8 @@ struct qsl_worker {
   struct qsl_tx tx;
   struct qsl_rx rx;
   uint64_t prng[2]; /* for ngtcp2's non-cryptographic randomness */
+  uint8_t token[256]; /* --token: the last NEW_TOKEN token received */
+  size_t tokenlen;
   uint64_t url_next;
 
   /* run queue: connections to kick before sleeping again */

@@ -41,9 +41,17 @@ static const char usage_text[] =
     "  -n, --name NAME          instance name, [A-Za-z0-9_.-]{1,64} (default: default)\n"
     "      --no-bpf             do not steer in the kernel; forward in user space\n"
     "      --initial-rtt MS     initial RTT estimate in milliseconds (default: 100)\n"
-    "      --retry MODE         never | always | auto (default: never)\n"
+    "      --retry MODE         never | always | auto (default: auto)\n"
     "      --retry-auto-rate N  with --retry auto: new connections per second and\n"
     "                           worker above which Retry is sent (default: 1000)\n"
+    "      --retry-auto-handshakes N  with --retry auto: half-open connections per\n"
+    "                           worker from which Retry is sent (default: 128)\n"
+    "      --max-handshakes N   half-open connections per worker; more are refused\n"
+    "                           (default: 512)\n"
+    "      --max-conns N        open connections per worker; more are refused\n"
+    "                           (default: 4096)\n"
+    "      --handshake-timeout S  give up handshakes not done in S seconds\n"
+    "                           (default: 5)\n"
     "      --qlog-dir DIR       write one qlog file per connection into DIR\n"
     "      --host-id HEX        host ID carried in connection IDs, 1-11 octets\n"
     "                           (default: 0001)\n"
@@ -110,6 +118,10 @@ enum {
   OPT_HEADER_TIMEOUT,
   OPT_SERVE_DOTFILES,
   OPT_BYTES_ENDPOINT,
+  OPT_RETRY_AUTO_HANDSHAKES,
+  OPT_MAX_HANDSHAKES,
+  OPT_MAX_CONNS,
+  OPT_HANDSHAKE_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -123,6 +135,10 @@ static const struct option long_options[] = {
     {"initial-rtt", required_argument, NULL, OPT_INITIAL_RTT},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"retry-auto-rate", required_argument, NULL, OPT_RETRY_AUTO_RATE},
+    {"retry-auto-handshakes", required_argument, NULL, OPT_RETRY_AUTO_HANDSHAKES},
+    {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"qlog-dir", required_argument, NULL, OPT_QLOG_DIR},
     {"host-id", required_argument, NULL, OPT_HOST_ID},
     {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
@@ -324,8 +340,12 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->root = QS_DEFAULT_ROOT;
   cfg->name = "default";
   cfg->initial_rtt_ms = QS_DEFAULT_INITIAL_RTT_MS;
-  cfg->retry = QS_RETRY_NEVER;
+  cfg->retry = QS_RETRY_AUTO;
   cfg->retry_auto_rate = QS_DEFAULT_RETRY_AUTO_RATE;
+  cfg->retry_auto_handshakes = QS_DEFAULT_RETRY_AUTO_HANDSHAKES;
+  cfg->max_handshakes = QS_DEFAULT_MAX_HANDSHAKES;
+  cfg->max_conns = QS_DEFAULT_MAX_CONNS;
+  cfg->handshake_timeout = QS_DEFAULT_HANDSHAKE_TIMEOUT_S;
   cfg->host_id[0] = 0x00;
   cfg->host_id[1] = 0x01;
   cfg->host_id_len = 2;
@@ -466,6 +486,27 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       if (parse_uint(optarg, 1, 100000000, &v) != 0)
         return usage_error("bad --retry-auto-rate '%s'", optarg);
       cfg->retry_auto_rate = (unsigned)v;
+      break;
+    case OPT_RETRY_AUTO_HANDSHAKES:
+      if (parse_uint(optarg, 0, 10000000, &v) != 0)
+        return usage_error("bad --retry-auto-handshakes '%s' (want 0..10000000)", optarg);
+      cfg->retry_auto_handshakes = (unsigned)v;
+      break;
+    case OPT_MAX_HANDSHAKES:
+      if (parse_uint(optarg, 1, 10000000, &v) != 0)
+        return usage_error("bad --max-handshakes '%s' (want 1..10000000)", optarg);
+      cfg->max_handshakes = (unsigned)v;
+      break;
+    case OPT_MAX_CONNS:
+      if (parse_uint(optarg, 1, 10000000, &v) != 0)
+        return usage_error("bad --max-conns '%s' (want 1..10000000)", optarg);
+      cfg->max_conns = (unsigned)v;
+      break;
+    case OPT_HANDSHAKE_TIMEOUT:
+      cfg->handshake_timeout = strtod(optarg, &end);
+      if (end == optarg || *end != '\0' || !(cfg->handshake_timeout >= 0.1) ||
+          cfg->handshake_timeout > 600)
+        return usage_error("bad --handshake-timeout '%s' (want 0.1..600 seconds)", optarg);
       break;
     case OPT_QLOG_DIR:
       cfg->qlog_dir = optarg;

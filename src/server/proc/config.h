@@ -15,6 +15,11 @@
 #define QS_DEFAULT_DRAIN_TIMEOUT_S 5.0
 #define QS_DEFAULT_IDLE_TIMEOUT_S 30
 #define QS_DEFAULT_RETRY_AUTO_RATE 1000 /* new connections per second per worker */
+/* admission control, per worker (docs/server.md, "New connections") */
+#define QS_DEFAULT_MAX_HANDSHAKES 512
+#define QS_DEFAULT_RETRY_AUTO_HANDSHAKES 128
+#define QS_DEFAULT_MAX_CONNS 4096
+#define QS_DEFAULT_HANDSHAKE_TIMEOUT_S 5.0
 #define QS_NAME_MAX 64
 #define QS_PROXY_ARGS 64             /* --proxy options */
 #define QS_DEFAULT_MAX_HEADER 16384  /* request header section, octets */
@@ -50,6 +55,10 @@ struct qs_config {
   unsigned initial_rtt_ms;
   int retry;
   unsigned retry_auto_rate;
+  unsigned retry_auto_handshakes;
+  unsigned max_handshakes;
+  unsigned max_conns;
+  double handshake_timeout;
   const char *qlog_dir;
   uint8_t host_id[QS_HOST_ID_MAX];
   size_t host_id_len;

@@ -228,9 +228,15 @@ int main(int argc, char **argv) {
   srv.root.fd = -1;
   srv.alog.fd = -1;
   srv.initial_rtt = (ngtcp2_duration)cfg.initial_rtt_ms * NGTCP2_MILLISECONDS;
-  srv.retry_auto_per_window = cfg.retry_auto_rate / (NGTCP2_SECONDS / QS_RATE_WINDOW);
-  if (srv.retry_auto_per_window < 1)
-    srv.retry_auto_per_window = 1;
+  srv.handshake_timeout = (ngtcp2_duration)(cfg.handshake_timeout * NGTCP2_SECONDS);
+  srv.admit.retry_mode = cfg.retry;
+  srv.admit.max_conns = cfg.max_conns;
+  srv.admit.max_handshakes = cfg.max_handshakes;
+  srv.admit.retry_handshakes = cfg.retry_auto_handshakes;
+  srv.admit.window = QS_RATE_WINDOW;
+  srv.admit.retry_per_window = cfg.retry_auto_rate / (NGTCP2_SECONDS / QS_RATE_WINDOW);
+  if (srv.admit.retry_per_window < 1)
+    srv.admit.retry_per_window = 1;
 
   signal(SIGPIPE, SIG_IGN);
   /* workers inherit this mask: only the main thread takes the signals */

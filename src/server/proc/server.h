@@ -14,6 +14,7 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include "accesslog.h"
+#include "admit.h"
 #include "config.h"
 #include "http.h"
 #include "proxy.h"
@@ -49,7 +50,8 @@ struct qs_server {
   size_t ngroups;
   union qs_sa group_addr[QS_MAX_GROUPS]; /* bound addresses, port resolved */
   ngtcp2_duration initial_rtt;
-  uint64_t retry_auto_per_window;
+  ngtcp2_duration handshake_timeout;
+  struct qs_admit_limits admit; /* admit.h, from the options */
 
   /* graceful stop: workers still holding connections; the last one to
    * reach zero ends every worker's loop (an idle worker keeps refusing new

@@ -146,6 +146,14 @@ static const struct metric metrics[] = {
     M(proxy_client_abort, 0, "Proxied requests the client reset (upstream connection closed)."),
     M(proxy_marked_down, 0, "Upstreams put out of rotation after a failure."),
     M(log_dropped, 0, "Access log lines dropped (buffer full or the target failed)."),
+    M(handshakes_open, 1, "Half-open QUIC connections (handshake not completed)."),
+    M(refused_handshakes, 0, "New connections refused: --max-handshakes reached."),
+    M(refused_conns, 0, "New connections refused: --max-conns reached."),
+    M(refused_stopping, 0, "New connections refused while stopping."),
+    M(handshake_timeout, 0, "Handshakes abandoned at --handshake-timeout."),
+    M(token_invalid, 0, "Invalid Retry tokens (answered with INVALID_TOKEN)."),
+    M(new_token_tx, 0, "Address-validation tokens issued in NEW_TOKEN frames."),
+    M(token_accepted, 0, "Initials whose NEW_TOKEN token validated the address."),
 };
 #undef M
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
 #include "conn.h"
@@ -29,18 +30,11 @@ uint64_t qs_now(void) {
 /* ---- small services for connections ---- */
 
 void qs_worker_rand(struct qs_worker *w, uint8_t *buf, size_t len) {
-  /* xorshift128+: fast, and ngtcp2 only wants unpredictability-free bits here */
-  while (len) {
-    uint64_t s1 = w->prng[0], s0 = w->prng[1], r;
-    size_t n = len < 8 ? len : 8;
-    w->prng[0] = s0;
-    s1 ^= s1 << 23;
-    w->prng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-    r = w->prng[1] + s0;
-    memcpy(buf, &r, n);
-    buf += n;
-    len -= n;
-  }
+  (void)w;
+  /* fails only if the library could not seed itself: then no output is
+   * better than a guessable one */
+  if (gnutls_rnd(GNUTLS_RND_NONCE, buf, len) != 0)
+    abort();
 }
 
 int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid) {
@@ -119,28 +113,9 @@ int qs_worker_send_raw(struct qs_worker *w, const struct qs_dgram *d, const uint
 
 /* ---- the per-datagram decision ---- */
 
-static int retry_needed(struct qs_worker *w, uint64_t now) {
-  const struct qs_server *srv = w->srv;
-  switch (srv->cfg->retry) {
-  case QS_RETRY_ALWAYS:
-    return 1;
-  case QS_RETRY_AUTO:
-    if (now - w->initial_window_start > QS_RATE_WINDOW) {
-      w->initial_window_start = now;
-      w->initials_in_window = 0;
-    }
-    return w->initials_in_window >= srv->retry_auto_per_window;
-  default:
-    return 0;
-  }
-}
-
 static void new_connection(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *data,
                            size_t len) {
   ngtcp2_pkt_hd hd;
-  ngtcp2_cid odcid;
-  const ngtcp2_cid *pod = NULL;
-  uint64_t now = qs_now();
   int rv = ngtcp2_accept(&hd, data, len);
 
   if (rv == NGTCP2_ERR_RETRY)
@@ -162,23 +137,10 @@ static void new_connection(struct qs_worker *w, const struct qs_dgram *d, const 
         return;
     }
     qs_stateless_close(w, d, &hd, NGTCP2_CONNECTION_REFUSED);
+    QS_STAT_ADD(w->st, refused_stopping, 1);
     return;
   }
-  if (hd.token.len && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
-    if (qs_token_retry_check(&w->srv->token_key, &odcid, hd.token.base, hd.token.len,
-                             hd.version, &d->remote.sa, d->remotelen, &hd.dcid, now) != 0) {
-      QS_DEBUG(w->index, "invalid Retry token");
-      qs_stateless_close(w, d, &hd, NGTCP2_INVALID_TOKEN);
-      return;
-    }
-    pod = &odcid;
-  }
-  if (!pod && retry_needed(w, now)) {
-    qs_stateless_retry(w, d, &hd);
-    return;
-  }
-  w->initials_in_window++;
-  qs_conn_accept(w, d, &hd, pod, data, len);
+  qs_conn_admit(w, d, &hd, data, len);
 }
 
 static uint8_t long_type(uint32_t version, uint8_t first) {
@@ -378,7 +340,7 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->stopfd < 0)
     return -1;
-  if (qs_random(w->prng, sizeof w->prng) != 0 || qs_cidtab_init(&w->tab) != 0 ||
+  if (qs_cidtab_init(&w->tab) != 0 ||
       qs_rxbatch_init(&w->rx) != 0)
     return -1;
   w->txbuf = malloc(QS_TX_BUF);

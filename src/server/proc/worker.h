@@ -13,6 +13,7 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include "accesslog.h"
+#include "admit.h"
 #include "cidtab.h"
 #include "fwd.h"
 #include "mpool.h"
@@ -84,7 +85,6 @@ struct qs_worker {
   struct qs_rxbatch rx;
   uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */
   int gso_ok;
-  uint64_t prng[2];
 
   struct qs_conn *conns; /* live connections */
   size_t nconns;
@@ -94,8 +94,7 @@ struct qs_worker {
   /* rate limits over QS_RATE_WINDOW */
   uint64_t reset_window_start;
   unsigned resets_in_window;
-  uint64_t initial_window_start;
-  unsigned initials_in_window;
+  struct qs_admit_state admit; /* admit.h: half-open gauge, new-connection rate */
 };
 
 #define QS_RATE_WINDOW (100 * NGTCP2_MILLISECONDS)
@@ -139,8 +138,10 @@ void qs_worker_block(struct qs_worker *w, struct qs_conn *c);
 /* qs_worker_mint writes a fresh CID for this worker into |cid|. */
 int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid);
 
-/* qs_worker_rand fills |buf| from the worker's non-cryptographic PRNG
- * (ngtcp2's rand callback: packet number skips and the like). */
+/* qs_worker_rand fills |buf| from GnuTLS's CSPRNG (GNUTLS_RND_NONCE, a
+ * per-thread generator seeded from the kernel): every random bit a peer
+ * sees (ngtcp2's rand callback, stateless reset padding and length, the
+ * Version Negotiation first octet) must not let it predict the next. */
 void qs_worker_rand(struct qs_worker *w, uint8_t *buf, size_t len);
 
 /* qs_worker_reap frees connections that died during the current event and

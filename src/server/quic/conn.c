@@ -84,11 +84,25 @@ static int cb_remove_connection_id(ngtcp2_conn *q, const ngtcp2_cid *cid, void *
   return 0;
 }
 
+/* NEW_TOKEN: a returning client proves its address without a Retry round
+ * trip (token.h).  Not issuing one is no error. */
+static void issue_token(struct qs_conn *c) {
+  uint8_t token[NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN];
+  const ngtcp2_path *path = ngtcp2_conn_get_path(c->q);
+  ngtcp2_ssize n = qs_token_addr_make(&c->w->srv->token_key, token, path->remote.addr,
+                                      path->remote.addrlen, qs_now());
+  if (n > 0 && ngtcp2_conn_submit_new_token(c->q, token, (size_t)n) == 0)
+    QS_STAT_ADD(c->w->st, new_token_tx, 1);
+}
+
 static int cb_handshake_completed(ngtcp2_conn *q, void *user_data) {
   struct qs_conn *c = user_data;
   (void)q;
   c->handshake_done = 1;
+  qs_admit_established(&c->w->admit);
+  QS_STAT_SUB(c->w->st, handshakes_open, 1);
   QS_STAT_ADD(c->w->st, conns_completed, 1);
+  issue_token(c);
   /* the client has switched to our CIDs: its own first DCID is no longer
    * a key to this connection */
   qs_conn_remove_cid(c, &c->initial_dcid);
@@ -219,6 +233,9 @@ void qs_conn_kill(struct qs_conn *c) {
     c->blocked = 0;
   }
   conn_unlink(c);
+  qs_admit_closed(&w->admit, !c->handshake_done);
+  if (!c->handshake_done)
+    QS_STAT_SUB(w->st, handshakes_open, 1);
   QS_STAT_SUB(w->st, conns_open, 1);
   QS_STAT_ADD(w->st, conns_closed, 1);
   /* freed at the end of the event: callers up the stack may still hold it */
@@ -327,6 +344,8 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     rv = ngtcp2_conn_handle_expiry(c->q, qs_now());
     if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
       QS_DEBUG(w->index, "connection %s", ngtcp2_strerror(rv));
+      if (!c->handshake_done)
+        QS_STAT_ADD(w->st, handshake_timeout, 1);
       qs_conn_kill(c);
     } else if (rv != 0) {
       qs_conn_close_err(c, rv);
@@ -418,7 +437,7 @@ static FILE *open_qlog(const char *dir, const ngtcp2_cid *scid) {
 }
 
 int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_pkt_hd *hd,
-                   const ngtcp2_cid *odcid, const uint8_t *data, size_t len) {
+                   const ngtcp2_cid *odcid, int validated, const uint8_t *data, size_t len) {
   struct qs_server *srv = w->srv;
   struct qs_conn *c;
   ngtcp2_cid scid;
@@ -449,8 +468,10 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
   settings.max_window = QS_MAX_WINDOW;
   settings.max_stream_window = QS_MAX_STREAM_WINDOW;
   settings.rand_ctx.native_handle = w;
-  if (odcid) {
-    /* validated Retry token: the address is proven */
+  settings.handshake_timeout = srv->handshake_timeout;
+  if (validated) {
+    /* a valid Retry or NEW_TOKEN token: the address is proven, so no
+     * anti-amplification limit */
     settings.token = hd->token;
   }
   if (srv->cfg->qlog_dir) {
@@ -502,7 +523,9 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
     w->conns->prev = c;
   w->conns = c;
   w->nconns++;
+  qs_admit_opened(&w->admit);
   QS_STAT_ADD(w->st, conns_open, 1);
+  QS_STAT_ADD(w->st, handshakes_open, 1);
   QS_STAT_ADD(w->st, conns_accepted, 1);
   c->initial_dcid = hd->dcid;
   if (qs_conn_add_cid(c, &scid) != 0 || qs_conn_add_cid(c, &hd->dcid) != 0) {

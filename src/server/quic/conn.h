@@ -78,12 +78,21 @@ struct qs_conn {
   FILE *qlog;
 };
 
+/* qs_conn_admit decides what becomes of a client Initial |data| (|hd| its
+ * decoded header, from ngtcp2_accept) for an unknown DCID, received as |d|:
+ * it checks the token (Retry or NEW_TOKEN), asks the admission policy
+ * (admit.h) and answers with a stateless Retry or refusal, or accepts the
+ * connection with qs_conn_accept.  Everything it does is counted. */
+void qs_conn_admit(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_pkt_hd *hd,
+                   const uint8_t *data, size_t len);
+
 /* qs_conn_accept creates a connection for the client Initial |data| (|hd|
  * its decoded header) received as |d|.  |odcid| is the original DCID a
- * valid Retry token vouched for, or NULL.  The datagram is processed.
- * Returns 0 or -1 (the datagram is dropped). */
+ * valid Retry token vouched for, or NULL; |validated| is nonzero when a
+ * token (Retry or NEW_TOKEN) proved the client address.  The datagram is
+ * processed.  Returns 0 or -1 (the datagram is dropped). */
 int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_pkt_hd *hd,
-                   const ngtcp2_cid *odcid, const uint8_t *data, size_t len);
+                   const ngtcp2_cid *odcid, int validated, const uint8_t *data, size_t len);
 
 /* qs_conn_recv processes one datagram for |c| and marks it for writing. */
 void qs_conn_recv(struct qs_conn *c, const struct qs_dgram *d, const uint8_t *data, size_t len);
