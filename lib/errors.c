@@ -35,6 +35,8 @@ const char *qs_strerror(int err) {
     return "resource is held by a live owner";
   case QS_ERR_NOTFOUND:
     return "not found";
+  case QS_ERR_PERM:
+    return "the other end belongs to another user";
   default:
     return "unknown error";
   }

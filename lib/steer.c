@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "aes128.h"
+#include "quicsteer/generation.h"
 #include "quicsteer/util.h"
 #include "steer.skel.h"
 
@@ -146,7 +147,8 @@ int qs_steer_open(struct qs_steer **ps, const char *name, unsigned flags, char *
   char pindir[PATH_MAX], progpin[PATH_MAX + 16];
   struct qs_steer *s = NULL;
   int rv, lock = -1, nlive, abi_ok, err;
-  uint32_t i, maxgen = 0;
+  uint16_t live[QS_GEN_SLOTS];
+  uint32_t i;
 
   *ps = NULL;
   if (whylen)
@@ -219,12 +221,11 @@ int qs_steer_open(struct qs_steer **ps, const char *name, unsigned flags, char *
     goto cleanup;
   }
 
-  /* the next generation number; its slot must not hold a live generation */
-  if (nlive > 0)
-    for (i = 0; i < QS_GEN_SLOTS; i++)
-      if (alive[i] && gens[i].generation > maxgen)
-        maxgen = gens[i].generation;
-  s->generation = (uint16_t)(maxgen + 1 == 0x10000 ? 1 : maxgen + 1);
+  /* the next generation number, never one handed out before (the record
+   * survives the pins); its slot must not hold a live generation */
+  for (i = 0; i < QS_GEN_SLOTS; i++)
+    live[i] = alive[i] ? (uint16_t)gens[i].generation : 0;
+  qs_gen_claim(name, live, QS_GEN_SLOTS, &s->generation);
   if (nlive > 0 && alive[s->generation % QS_GEN_SLOTS]) {
     snprintf(why, whylen, "instance '%s' has %d live generations: no slot free", name, nlive);
     rv = QS_ERR_BUSY;
@@ -255,6 +256,15 @@ cleanup:
 }
 
 uint16_t qs_steer_generation(const struct qs_steer *s) { return s->generation; }
+
+int qs_steer_gens(const struct qs_steer *s, struct qs_gen_owner gens[QS_GEN_SLOTS],
+                  uint8_t alive[QS_GEN_SLOTS]) {
+  if (qs_steer_read_gens(map_fd(s->skel->maps.qs_gens), gens) != 0)
+    return QS_ERR_SYS;
+  for (uint32_t i = 0; i < QS_GEN_SLOTS; i++)
+    alive[i] = (uint8_t)qs_gen_owner_alive(&gens[i]);
+  return 0;
+}
 
 int qs_steer_prog_fd(const struct qs_steer *s) { return bpf_program__fd(s->skel->progs.qs_steer); }
 

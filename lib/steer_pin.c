@@ -89,6 +89,27 @@ int qs_steer_make_dirs(const char *name, char *why, size_t whylen) {
   return 0;
 }
 
+int qs_steer_share(const char *name, gid_t gid) {
+  static const struct {
+    int pin;
+    const char *leaf;
+    mode_t mode;
+  } paths[] = {{1, "", 0770}, {0, "", 0775}, {0, "/lock", 0660}};
+  char path[PATH_MAX];
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+    if (paths[i].pin)
+      qs_steer_pin_dir(path, sizeof path, name);
+    else
+      qs_steer_run_dir(path, sizeof path, name);
+    strncat(path, paths[i].leaf, sizeof path - strlen(path) - 1);
+    if (access(path, F_OK) != 0)
+      continue; /* not used in this mode */
+    if (chown(path, 0, gid) != 0 || chmod(path, paths[i].mode) != 0)
+      return QS_ERR_SYS;
+  }
+  return 0;
+}
+
 int qs_steer_lock(const char *name) {
   char path[PATH_MAX];
   int fd;

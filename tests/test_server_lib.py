@@ -191,7 +191,8 @@ class Server:
               "proxy_idle_timeout", "proxy_bad_response", "proxy_upstream_died",
               "proxy_client_abort", "proxy_marked_down", "log_dropped",
               "handshakes_open", "refused_handshakes", "refused_conns", "refused_stopping",
-              "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted")
+              "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted",
+              "fwd_busy", "peers_refused")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

@@ -23,6 +23,7 @@
 #define QS_ERR_ABI -13        /* pinned state was made by an incompatible build */
 #define QS_ERR_BUSY -14       /* the resource is held by a live owner */
 #define QS_ERR_NOTFOUND -15   /* nothing by that name */
+#define QS_ERR_PERM -16       /* the peer process belongs to another user */
 
 #ifndef __bpf__
 #ifdef __cplusplus

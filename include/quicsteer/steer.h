@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "quicsteer/errors.h"
 #include "quicsteer/lb.h"
@@ -53,8 +54,22 @@ enum qs_steer_flags {
 int qs_steer_open(struct qs_steer **ps, const char *name, unsigned flags, char *why,
                   size_t whylen);
 
-/* The generation number this process serves as (1 for a first start). */
+/* The generation number this process serves as: newer than every live one
+ * and than any handed out before (include/quicsteer/generation.h). */
 uint16_t qs_steer_generation(const struct qs_steer *s);
+
+/* qs_steer_gens reads the owner records through this process's own map fd
+ * (it works after privileges are dropped); |alive| tells live owners from
+ * stale records.  Returns 0 or QS_ERR_SYS. */
+int qs_steer_gens(const struct qs_steer *s, struct qs_gen_owner gens[QS_GEN_SLOTS],
+                  uint8_t alive[QS_GEN_SLOTS]);
+
+/* qs_steer_share lets group |gid| (a --user server's) use instance |name|'s
+ * directories after it drops root: the pin directory (0770, to unpin when
+ * it is the last generation out), the run directory (0775: stats files)
+ * and the lock (0660); all stay owned by root.  Works without BPF too (it
+ * skips what does not exist).  Returns 0 or QS_ERR_SYS. */
+int qs_steer_share(const char *name, gid_t gid);
 
 /* qs_steer_add_group registers the local address of the bound UDP socket
  * |fd| as a listen group and attaches the program to its reuseport group

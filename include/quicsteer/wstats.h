@@ -73,7 +73,9 @@ struct qs_wstats {
   uint64_t token_invalid;      /* bad Retry tokens, answered with INVALID_TOKEN */
   uint64_t new_token_tx;       /* address-validation tokens issued (NEW_TOKEN) */
   uint64_t token_accepted;     /* Initials whose NEW_TOKEN token validated them */
-  uint64_t pad[22];      /* room to grow without changing the record size */
+  uint64_t fwd_busy;     /* relayed datagrams dropped: the live owner's queue was full */
+  uint64_t peers_refused; /* control/relay connections from another user, refused */
+  uint64_t pad[20];      /* room to grow without changing the record size */
 };
 
 #endif

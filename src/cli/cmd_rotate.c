@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "quicsteer/control.h"
+#include "quicsteer/generation.h"
 #include "quicsteer/steer.h"
 #include "quicsteer/wstats.h"
 
@@ -33,7 +34,8 @@ static unsigned serving_generation(const char *name) {
   if (qs_steer_view_open(&v, name) == 0) {
     if (qs_steer_view_gens(v, gens, alive) == 0)
       for (int i = 0; i < QS_GEN_SLOTS; i++)
-        if (alive[i] && gens[i].state == QS_GEN_SERVING && gens[i].generation > best)
+        if (alive[i] && gens[i].state == QS_GEN_SERVING &&
+            (!best || qs_gen_newer((uint16_t)gens[i].generation, (uint16_t)best)))
           best = gens[i].generation;
     qs_steer_view_close(v);
     if (best)
@@ -54,7 +56,9 @@ static unsigned serving_generation(const char *name) {
     if (!f)
       continue;
     if (fread(&hdr, sizeof hdr, 1, f) == 1 && hdr.magic == QS_WSTATS_MAGIC &&
-        (kill((pid_t)hdr.pid, 0) == 0 || errno == EPERM) && hdr.generation > best)
+        (kill((pid_t)hdr.pid, 0) == 0 || errno == EPERM) && hdr.generation >= 1 &&
+        hdr.generation <= QS_GEN_MAX &&
+        (!best || qs_gen_newer((uint16_t)hdr.generation, (uint16_t)best)))
       best = hdr.generation;
     fclose(f);
   }
@@ -100,7 +104,9 @@ static int rotate_run(int argc, char **argv) {
   rv = qs_control_call(name, gen, "rotate-key", reply, sizeof reply, QS_ROTATE_TIMEOUT_MS);
   if (rv != 0) {
     fprintf(stderr, "quicsteer: cannot reach generation %u of instance '%s': %s\n", gen, name,
-            rv == QS_ERR_NOTFOUND ? "no control socket" : strerror(errno));
+            rv == QS_ERR_NOTFOUND ? "no control socket"
+            : rv == QS_ERR_PERM   ? "its control socket belongs to another user (not trusted)"
+                                  : strerror(errno));
     return QS_CLI_EFAIL;
   }
   if (strncmp(reply, "ok ", 3) != 0) {

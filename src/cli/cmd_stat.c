@@ -73,6 +73,8 @@ static const struct {
     {"token_invalid", offsetof(struct qs_wstats, token_invalid), 0},
     {"new_token_tx", offsetof(struct qs_wstats, new_token_tx), 0},
     {"token_accepted", offsetof(struct qs_wstats, token_accepted), 0},
+    {"fwd_busy", offsetof(struct qs_wstats, fwd_busy), 0},
+    {"peers_refused", offsetof(struct qs_wstats, peers_refused), 0},
 };
 #define NWFIELDS (sizeof wfields / sizeof wfields[0])
 /* the columns of the table (the JSON has them all) */

@@ -1,6 +1,8 @@
 /* fwd.c: see fwd.h. */
 #include "fwd.h"
 
+#include "quicsteer/control.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,16 +43,9 @@ int qs_fwd_listen(const struct qs_fwd_name *n) {
 }
 
 int qs_fwd_accept(int lfd) {
-  struct ucred cred;
-  socklen_t len = sizeof cred;
   int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0)
     return -errno;
-  /* relayed datagrams carry addresses we trust: only our own user may */
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != geteuid()) {
-    close(fd);
-    return -EPERM;
-  }
   set_bufs(fd);
   return fd;
 }
@@ -64,6 +59,12 @@ int qs_fwd_connect(const struct qs_fwd_name *n) {
     err = errno;
     close(fd);
     return -err;
+  }
+  /* the datagrams we relay carry clients' addresses and packets: never to
+   * a name squatted by another user */
+  if (qs_peer_trusted(fd, NULL) != 1) {
+    close(fd);
+    return -EPERM;
   }
   return fd;
 }

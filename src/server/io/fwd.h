@@ -8,7 +8,9 @@
  * remote addresses and the ECN bits.  The owner processes it as if its own
  * socket of that group had received it, and replies from that socket.
  * Abstract names need no file system and vanish with their process, which
- * lets a successor reach its predecessor's workers.
+ * lets a successor reach its predecessor's workers.  They have no file
+ * mode either, so both ends check the other's uid (root or ours,
+ * qs_peer_trusted): a relayed datagram is trusted as the client's own.
  *
  * The sockets are SOCK_SEQPACKET, connected lazily per (sender, owner) pair
  * and kept: datagram semantics, but as a connected pair the queue is bounded
@@ -58,12 +60,14 @@ void qs_fwd_name_make(struct qs_fwd_name *n, const char *name, uint16_t generati
  * -errno (EADDRINUSE: a live process already uses that name). */
 int qs_fwd_listen(const struct qs_fwd_name *n);
 
-/* qs_fwd_accept accepts one relay connection on |lfd| from a process of
- * our own user.  Returns the socket, -EAGAIN, or another -errno. */
+/* qs_fwd_accept accepts one relay connection on |lfd| (the caller checks
+ * the peer: qs_trust_peer).  Returns the socket, -EAGAIN, or another
+ * -errno. */
 int qs_fwd_accept(int lfd);
 
 /* qs_fwd_connect returns a non-blocking socket connected to |n|, or -errno
- * (ECONNREFUSED: nobody listens there). */
+ * (ECONNREFUSED: nobody listens there; EPERM: the listener belongs to
+ * another user, qs_peer_trusted; EAGAIN: its accept queue is full). */
 int qs_fwd_connect(const struct qs_fwd_name *n);
 
 /* qs_fwd_send relays the |len|-octet datagram |data| described by |d| on

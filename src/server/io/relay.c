@@ -12,6 +12,7 @@
 #include "log.h"
 #include "server.h"
 #include "stats.h"
+#include "trust.h"
 #include "worker.h"
 
 #define QS_READ_ROUNDS 4
@@ -176,10 +177,14 @@ static void fwd_accept_cb(struct ev_loop *loop, ev_io *io, int revents) {
     if (fd == -EAGAIN)
       break;
     if (fd < 0) {
-      if (fd != -EPERM && fd != -ECONNABORTED)
+      if (fd != -ECONNABORTED)
         QS_WARN(w->index, "relay accept: %s", strerror(-fd));
       if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM)
         break;
+      continue;
+    }
+    if (!qs_trust_peer(w->srv, fd, w->index, "relay")) {
+      close(fd);
       continue;
     }
     p = calloc(1, sizeof *p);

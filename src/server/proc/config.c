@@ -79,6 +79,10 @@ static const char usage_text[] =
     "                           after S seconds (default: 10)\n"
     "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
     "      --bytes-endpoint     serve /bytes/N (N generated octets, for benchmarks)\n"
+    "      --user NAME          after the set-up that needs root, run as NAME\n"
+    "      --key-retire S       retire a rotated-out CID key once no connection\n"
+    "                           uses it, at the latest S seconds after the\n"
+    "                           rotation (its connections get GOAWAY; default: 600)\n"
     "      --no-forward         do not relay datagrams of other workers' connections\n"
     "                           (benchmarks: behave like plain SO_REUSEPORT)\n"
     "      --access-log PATH    one line per request into PATH ('-': standard error)\n"
@@ -122,6 +126,8 @@ enum {
   OPT_MAX_HANDSHAKES,
   OPT_MAX_CONNS,
   OPT_HANDSHAKE_TIMEOUT,
+  OPT_USER,
+  OPT_KEY_RETIRE,
 };
 
 static const struct option long_options[] = {
@@ -163,6 +169,8 @@ static const struct option long_options[] = {
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
     {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
     {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
+    {"user", required_argument, NULL, OPT_USER},
+    {"key-retire", required_argument, NULL, OPT_KEY_RETIRE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -359,6 +367,7 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->proxy_idle_timeout = QS_DEFAULT_PROXY_IDLE_TIMEOUT_S;
   cfg->proxy_pool_idle = QS_DEFAULT_PROXY_POOL_IDLE;
   cfg->proxy_pool_max = QS_DEFAULT_PROXY_POOL_MAX;
+  cfg->key_retire_s = QS_DEFAULT_KEY_RETIRE_S;
 }
 
 static void default_listen(struct qs_config *cfg) {
@@ -557,6 +566,17 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
         cfg->access_log_format = QS_ACCESS_LOG_JSON;
       else
         return usage_error("bad --access-log-format '%s' (want combined or json)", optarg);
+      break;
+    case OPT_USER:
+      if (!*optarg)
+        return usage_error("--user needs a user name");
+      cfg->user = optarg;
+      break;
+    case OPT_KEY_RETIRE:
+      cfg->key_retire_s = strtod(optarg, &end);
+      if (end == optarg || *end != '\0' || !(cfg->key_retire_s >= 0) ||
+          cfg->key_retire_s > 86400)
+        return usage_error("bad --key-retire '%s' (want 0..86400 seconds)", optarg);
       break;
     case 'h':
       fputs(usage_text, stdout);

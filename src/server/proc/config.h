@@ -14,6 +14,7 @@
 #define QS_DEFAULT_INITIAL_RTT_MS 100
 #define QS_DEFAULT_DRAIN_TIMEOUT_S 5.0
 #define QS_DEFAULT_IDLE_TIMEOUT_S 30
+#define QS_DEFAULT_KEY_RETIRE_S 600.0
 #define QS_DEFAULT_RETRY_AUTO_RATE 1000 /* new connections per second per worker */
 /* admission control, per worker (docs/server.md, "New connections") */
 #define QS_DEFAULT_MAX_HANDSHAKES 512
@@ -84,6 +85,8 @@ struct qs_config {
   double header_timeout; /* seconds */
   int serve_dotfiles;
   int bytes_endpoint;
+  const char *user;    /* --user: run as this user once set up (NULL: stay) */
+  double key_retire_s; /* --key-retire: latest retirement of a rotated-out key */
 };
 
 enum { QS_ACCESS_LOG_COMBINED = 0, QS_ACCESS_LOG_JSON = 1 };

@@ -18,7 +18,9 @@
 #include "keys.h"
 #include "log.h"
 #include "server.h"
+#include "trust.h"
 #include "quicsteer/control.h"
+#include "quicsteer/generation.h"
 #include "quicsteer/util.h"
 
 #define QS_TICK_MS 200 /* how often the owner record and config table are read */
@@ -126,8 +128,8 @@ void qs_control_serving(struct qs_control *c, struct qs_server *srv) {
    * steering they also see it in their owner record; this is immediate and
    * works without BPF too. */
   snprintf(msg, sizeof msg, "drain %u %u", srv->generation, srv->nworkers);
-  for (unsigned back = 1; back <= QS_GEN_SLOTS && back < srv->generation; back++) {
-    unsigned g = srv->generation - back;
+  for (uint16_t back = 1, g = srv->generation; back <= QS_GEN_SLOTS; back++) {
+    g = qs_gen_prev(g);
     if (qs_control_call(srv->cfg->name, g, msg, reply, sizeof reply, QS_CALL_TIMEOUT_MS) == 0)
       QS_INFO(QS_LOG_MAIN, "told generation %u to drain: %s", g, reply);
   }
@@ -158,8 +160,9 @@ static void answer(struct qs_control *c, struct qs_server *srv, int fd) {
       snprintf(reply, sizeof reply, "ok generation=%u cr=%d", srv->generation, cr);
       QS_INFO(QS_LOG_MAIN, "key rotated: new connection IDs use config %d", cr);
     }
-  } else if (sscanf(req, "drain %u %u", &gen, &workers) == 2 && gen > srv->generation &&
-             gen < 65536 && workers >= 1 && workers <= QS_MAX_WORKERS) {
+  } else if (sscanf(req, "drain %u %u", &gen, &workers) == 2 && gen >= 1 && gen <= QS_GEN_MAX &&
+             qs_gen_newer((uint16_t)gen, srv->generation) && workers >= 1 &&
+             workers <= QS_MAX_WORKERS) {
     set_successor(srv, (uint16_t)gen, (uint16_t)workers);
     snprintf(reply, sizeof reply, "ok");
   } else {
@@ -172,16 +175,13 @@ static void answer(struct qs_control *c, struct qs_server *srv, int fd) {
 static void watch_owner(struct qs_server *srv) {
   struct qs_gen_owner gens[QS_GEN_SLOTS];
   uint8_t alive[QS_GEN_SLOTS];
-  struct qs_steer_view *v;
   if (!srv->steer || srv->successor || qs_steer_state(srv->steer) != QS_GEN_DRAINING)
     return;
-  if (qs_steer_view_open(&v, srv->cfg->name) != 0)
-    return;
-  if (qs_steer_view_gens(v, gens, alive) == 0)
+  if (qs_steer_gens(srv->steer, gens, alive) == 0)
     for (int i = 0; i < QS_GEN_SLOTS; i++)
-      if (alive[i] && gens[i].state == QS_GEN_SERVING && gens[i].generation > srv->generation)
+      if (alive[i] && gens[i].state == QS_GEN_SERVING &&
+          qs_gen_newer((uint16_t)gens[i].generation, srv->generation))
         set_successor(srv, (uint16_t)gens[i].generation, (uint16_t)gens[i].workers);
-  qs_steer_view_close(v);
 }
 
 /* SIGUSR1: logrotate moved the access log away. */
@@ -219,7 +219,9 @@ int qs_control_run(struct qs_control *c, struct qs_server *srv) {
     if (n > 0 && (p[1].revents & POLLIN)) {
       int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
       if (fd >= 0) {
-        answer(c, srv, fd);
+        /* another user's request is never read */
+        if (qs_trust_peer(srv, fd, QS_LOG_MAIN, "control"))
+          answer(c, srv, fd);
         close(fd);
       }
     }

@@ -18,9 +18,13 @@
 #include "control.h"
 #include "fwd.h"
 #include "log.h"
+#include "trust.h"
 #include "server.h"
 #include "worker.h"
+#include "quicsteer/control.h"
+#include "quicsteer/generation.h"
 #include "quicsteer/util.h"
+#include "quicsteer/wstats.h"
 
 #define QS_EXIT_FAIL 1
 #define QS_EXIT_USAGE 2
@@ -36,25 +40,63 @@ static void die(const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
-/* The generation to serve as without kernel steering: 1, or with
- * --takeover the first whose worker-0 relay name is free. */
+/* Is generation |g|'s relay name free?  0, -EADDRINUSE or another -errno. */
+static int relay_name_free(const struct qs_config *cfg, uint16_t g) {
+  struct qs_fwd_name n;
+  int fd;
+  qs_fwd_name_make(&n, cfg->name, g, 0);
+  fd = qs_fwd_listen(&n);
+  if (fd < 0)
+    return fd;
+  close(fd);
+  return 0;
+}
+
+/* The generation to serve as without kernel steering: newer than every one
+ * handed out before (the instance's record, include/quicsteer/generation.h)
+ * and than any still running.  Without --takeover none may run.  A name
+ * held by another user (squatted) is skipped, never trusted. */
 static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
-  for (unsigned g = 1; g < 65535; g++) {
-    struct qs_fwd_name n;
-    int fd;
-    qs_fwd_name_make(&n, cfg->name, (uint16_t)g, 0);
-    fd = qs_fwd_listen(&n);
-    if (fd >= 0) {
-      close(fd);
-      *gen = (uint16_t)g;
-      return 0;
+  uint16_t live[QS_GEN_SLOTS], g;
+  size_t nlive = 0;
+  int lock = qs_gen_lock(cfg->name), rv;
+
+  if (lock < 0) {
+    /* no run directory (not root?): the first free number, as before the
+     * record existed; numbers may then repeat */
+    QS_WARN(QS_LOG_MAIN, "cannot lock %s/%s (%s): generation numbers may repeat", QS_WSTATS_DIR,
+            cfg->name, strerror(errno));
+    for (g = 1; g <= QS_GEN_MAX; g++) {
+      rv = relay_name_free(cfg, g);
+      if (rv != -EADDRINUSE || !cfg->takeover)
+        break;
     }
-    if (fd != -EADDRINUSE)
-      return fd;
-    if (!cfg->takeover)
-      return -EADDRINUSE;
+    *gen = g;
+    return rv;
   }
-  return -EADDRINUSE;
+  g = qs_gen_last(cfg->name);
+  for (int back = 0; g && back < QS_GEN_SLOTS; back++, g = qs_gen_prev(g))
+    if (qs_control_alive(cfg->name, g))
+      live[nlive++] = g;
+  rv = nlive && !cfg->takeover ? -EADDRINUSE : -EAGAIN;
+  for (int tries = 0; rv == -EAGAIN && tries < 64; tries++) {
+    if (qs_gen_claim(cfg->name, live, nlive, gen) != 0) {
+      rv = -errno;
+      break;
+    }
+    rv = relay_name_free(cfg, *gen);
+    if (rv == -EADDRINUSE) {
+      /* a live generation the record did not know (an older build), or a
+       * squatter: either way, never this number */
+      if (!cfg->takeover && qs_control_alive(cfg->name, *gen))
+        break;
+      live[0] = *gen;
+      nlive = 1;
+      rv = -EAGAIN;
+    }
+  }
+  qs_gen_unlock(lock);
+  return rv == -EAGAIN ? -EADDRINUSE : rv;
 }
 
 static int open_sockets(struct qs_server *srv) {
@@ -142,6 +184,8 @@ static void report(const struct qs_server *srv, const char *why) {
     printf("quicsteer-server: steering: user space (%s)\n", why);
   if (srv->stats.file_backed)
     printf("quicsteer-server: stats: %s\n", srv->stats.path);
+  if (srv->cfg->user)
+    printf("quicsteer-server: running as user %s (uid %ld)\n", srv->cfg->user, (long)getuid());
   fflush(stdout);
 }
 
@@ -208,6 +252,8 @@ int main(int argc, char **argv) {
   struct qs_control ctl = {.lfd = -1, .sigfd = -1, .ready_fd = -1};
   char err[512], why[256] = "", warn[512];
   int rv, exit_code = QS_EXIT_FAIL, tls_ok = 0, stats_ok = 0;
+  uid_t run_uid = 0;
+  gid_t run_gid = 0;
   sigset_t set;
 
   rv = qs_config_parse(&cfg, argc, argv);
@@ -218,6 +264,10 @@ int main(int argc, char **argv) {
   if (cfg.check_config)
     return check_config(&cfg);
   qs_log_level = cfg.log_level;
+  if (cfg.user && qs_trust_user(cfg.user, &run_uid, &run_gid, err, sizeof err) != 0) {
+    die("%s", err);
+    return QS_EXIT_USAGE;
+  }
   /* before any thread exists: the parent waits until the child serves */
   if (cfg.detach && qs_detach(&ctl) != 0) {
     die("cannot fork: %s", strerror(errno));
@@ -373,6 +423,24 @@ int main(int argc, char **argv) {
       qs_metrics_start(&metrics, &cfg.metrics, &srv.stats, srv.steer, err, sizeof err) != 0) {
     die("%s", err);
     goto out;
+  }
+
+  /* everything that needs root is done: from here on every thread runs as
+   * --user (the workers start afterwards; glibc switches the metrics
+   * thread too) */
+  if (cfg.user) {
+    if (qs_steer_share(cfg.name, run_gid) != 0) {
+      die("cannot let user %s use the instance directories: %s", cfg.user, strerror(errno));
+      goto out;
+    }
+    if (qs_trust_drop(run_uid, run_gid, err, sizeof err) != 0) {
+      die("--user %s: %s", cfg.user, err);
+      goto out;
+    }
+    if (cfg.qlog_dir && access(cfg.qlog_dir, W_OK) != 0) {
+      die("user %s cannot write qlog files into %s: %s", cfg.user, cfg.qlog_dir, strerror(errno));
+      goto out;
+    }
   }
 
   for (unsigned i = 0; i < srv.nworkers; i++) {

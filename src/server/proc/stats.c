@@ -154,6 +154,8 @@ static const struct metric metrics[] = {
     M(token_invalid, 0, "Invalid Retry tokens (answered with INVALID_TOKEN)."),
     M(new_token_tx, 0, "Address-validation tokens issued in NEW_TOKEN frames."),
     M(token_accepted, 0, "Initials whose NEW_TOKEN token validated the address."),
+    M(fwd_busy, 0, "Datagrams for a live owner dropped because its relay queue was full."),
+    M(peers_refused, 0, "Control or relay connections refused: the peer was another user."),
 };
 #undef M
 
