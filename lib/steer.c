@@ -10,6 +10,7 @@
 #include "steer_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ struct qs_steer {
   uint16_t generation;
   uint32_t cr_mask;
   uint32_t nworkers; /* serving set size, recorded in the owner table */
+  int pin_dirfd;     /* the pin directory, to unpin as the last one out */
   uint8_t registered[QS_MAX_WORKERS];
 };
 
@@ -190,6 +192,7 @@ int qs_steer_open(struct qs_steer **ps, const char *name, unsigned flags, char *
   }
   snprintf(s->name, sizeof s->name, "%s", name);
   qs_steer_pin_dir(pindir, sizeof pindir, name);
+  s->pin_dirfd = open(pindir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   opts.pin_root_path = pindir;
   qs_libbpf_log_len = 0;
   libbpf_set_print(qs_libbpf_print);
@@ -247,6 +250,8 @@ cleanup:
   if (s) {
     if (s->skel)
       steer__destroy(s->skel);
+    if (s->pin_dirfd >= 0)
+      close(s->pin_dirfd);
     free(s);
   }
   if (nlive == 0 && rv != QS_ERR_BUSY)
@@ -630,7 +635,9 @@ void qs_steer_close(struct qs_steer *s) {
   }
   if (others == 0) {
     char run[PATH_MAX];
-    qs_steer_unpin_all(s->name);
+    if (s->pin_dirfd >= 0)
+      qs_steer_unpin_at(s->pin_dirfd);
+    qs_steer_unpin_all(s->name); /* and the directory, if we may */
     /* last one out also removes the lock; a racing starter merely locks an
      * unlinked file, then finds no live instance and starts fresh anyway */
     qs_steer_run_dir(run, sizeof run, s->name);
@@ -641,6 +648,8 @@ void qs_steer_close(struct qs_steer *s) {
   }
   qs_steer_unlock(lock);
   steer__destroy(s->skel);
+  if (s->pin_dirfd >= 0)
+    close(s->pin_dirfd);
   free(s);
 }
 

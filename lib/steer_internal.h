@@ -22,6 +22,9 @@ void qs_steer_unlock(int fd);
 /* bpf_obj_get of /sys/fs/bpf/quicsteer/NAME/OBJ; -1 with errno on failure */
 int qs_steer_pin_get(const char *name, const char *obj);
 void qs_steer_unpin_all(const char *name);
+/* unlink every pin in the directory open as |dirfd| (needs no search
+ * permission on its parents: works after --user dropped root) */
+void qs_steer_unpin_at(int dirfd);
 uint64_t qs_proc_starttime(uint32_t pid);
 int qs_gen_owner_alive(const struct qs_gen_owner *o);
 int qs_steer_read_gens(int gens_fd, struct qs_gen_owner gens[QS_GEN_SLOTS]);

@@ -140,21 +140,30 @@ int qs_steer_pin_get(const char *name, const char *obj) {
   return bpf_obj_get(path);
 }
 
-void qs_steer_unpin_all(const char *name) {
-  char dir[PATH_MAX], path[PATH_MAX * 2];
+void qs_steer_unpin_at(int dirfd) {
   struct dirent *de;
-  DIR *d;
-  qs_steer_pin_dir(dir, sizeof dir, name);
-  d = opendir(dir);
-  if (!d)
+  int fd = dup(dirfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0)
+      close(fd);
     return;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-    unlink(path);
   }
+  while ((de = readdir(d)) != NULL)
+    if (de->d_name[0] != '.')
+      unlinkat(dirfd, de->d_name, 0);
   closedir(d);
+}
+
+void qs_steer_unpin_all(const char *name) {
+  char dir[PATH_MAX];
+  int fd;
+  qs_steer_pin_dir(dir, sizeof dir, name);
+  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  qs_steer_unpin_at(fd);
+  close(fd);
   rmdir(dir);
 }
 

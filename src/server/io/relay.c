@@ -19,9 +19,17 @@
 
 #define QS_FWD_RETRY (1 * NGTCP2_SECONDS)
 
+/* Is -errno |e| from connect or send "the owner is not there" (as opposed
+ * to "it is there but cannot take this datagram now")? */
+static int owner_gone(int e) {
+  return e == -ECONNREFUSED || e == -ENOENT || e == -EPERM || e == -EPIPE || e == -ECONNRESET ||
+         e == -ENOTCONN;
+}
+
 /* the relay connection to (gen, worker), connecting it if need be; NULL if
- * the owner cannot be reached */
-static int *relay_fd(struct qs_worker *w, uint16_t gen, uint16_t worker) {
+ * it cannot be had now, with *err the -errno (-ECONNREFUSED also while a
+ * recent failure to reach that owner is remembered) */
+static int *relay_fd(struct qs_worker *w, uint16_t gen, uint16_t worker, int *err) {
   const struct qs_server *srv = w->srv;
   struct qs_fwd_out *o = NULL, *victim = &w->fwd_other[0];
   struct qs_fwd_name other;
@@ -47,8 +55,10 @@ static int *relay_fd(struct qs_worker *w, uint16_t gen, uint16_t worker) {
     if (o && o->fd >= 0)
       return &o->fd;
     now = qs_now();
-    if (o && now < o->retry_at)
-      return NULL; /* failed a moment ago: do not try on every datagram */
+    if (o && now < o->retry_at) {
+      *err = -ECONNREFUSED; /* gone a moment ago: do not try on every datagram */
+      return NULL;
+    }
     if (!o) {
       o = victim;
       if (o->fd >= 0)
@@ -56,6 +66,7 @@ static int *relay_fd(struct qs_worker *w, uint16_t gen, uint16_t worker) {
       o->generation = gen;
       o->worker = worker;
       o->fd = -1;
+      o->retry_at = 0;
     }
     slot = &o->fd;
     qs_fwd_name_make(&other, srv->cfg->name, gen, worker);
@@ -64,8 +75,13 @@ static int *relay_fd(struct qs_worker *w, uint16_t gen, uint16_t worker) {
   fd = qs_fwd_connect(to);
   if (fd < 0) {
     QS_DEBUG(w->index, "cannot reach generation %u worker %u: %s", gen, worker, strerror(-fd));
-    if (gen != srv->generation)
+    if (fd == -EPERM)
+      QS_WARN(w->index, "generation %u worker %u: its relay name belongs to another user", gen,
+              worker);
+    /* only a missing owner is remembered; a full accept queue is not */
+    if (gen != srv->generation && owner_gone(fd))
       o->retry_at = qs_now() + QS_FWD_RETRY;
+    *err = fd;
     return NULL;
   }
   if (gen != srv->generation)
@@ -75,26 +91,30 @@ static int *relay_fd(struct qs_worker *w, uint16_t gen, uint16_t worker) {
 }
 
 int qs_relay(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *data, size_t len,
-                 uint16_t gen, uint16_t worker) {
+             uint16_t gen, uint16_t worker) {
   for (int attempt = 0; attempt < 2; attempt++) {
-    int *fd = relay_fd(w, gen, worker), rv;
-    if (!fd) {
-      QS_STAT_ADD(w->st, fwd_fail, 1);
-      return -1;
+    int err = 0, *fd = relay_fd(w, gen, worker, &err), rv;
+    if (fd) {
+      rv = qs_fwd_send(*fd, d, data, len);
+      if (rv == 0) {
+        QS_STAT_ADD(w->st, fwd_out, 1);
+        return 0;
+      }
+      err = rv;
+      if (owner_gone(rv)) {
+        /* the owner went away (restarted?): reconnect once */
+        close(*fd);
+        *fd = -1;
+        continue;
+      }
     }
-    rv = qs_fwd_send(*fd, d, data, len);
-    if (rv == 0) {
-      QS_STAT_ADD(w->st, fwd_out, 1);
-      return 0;
-    }
-    if (rv == -EAGAIN || rv == -ENOBUFS) {
-      /* the owner is behind: drop, as a full UDP socket would */
-      QS_STAT_ADD(w->st, fwd_fail, 1);
-      return 0;
-    }
-    /* the owner went away (restarted?): reconnect once */
-    close(*fd);
-    *fd = -1;
+    if (owner_gone(err))
+      break;
+    /* the owner is there but behind (EAGAIN/ENOBUFS: its queue or accept
+     * backlog is full) or we are short of something: drop this datagram,
+     * as a full UDP socket would; QUIC retransmits.  Never a reset. */
+    QS_STAT_ADD(w->st, fwd_busy, 1);
+    return 0;
   }
   QS_STAT_ADD(w->st, fwd_fail, 1);
   return -1;

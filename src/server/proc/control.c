@@ -101,14 +101,17 @@ void qs_control_close(struct qs_control *c) {
   c->lfd = c->sigfd = -1;
 }
 
-/* Remember who took over; workers read it once they are told to stop. */
+/* Remember who took over (the newest, if several in a row did while we
+ * drain); workers read it once they are told to stop. */
 static void set_successor(struct qs_server *srv, uint16_t gen, uint16_t workers) {
-  if (srv->successor || gen == 0 || gen == srv->generation)
+  if (gen == 0 || gen == srv->generation || !qs_gen_newer(gen, srv->generation) ||
+      (srv->successor && !qs_gen_newer(gen, srv->successor)))
     return;
-  qs_random(srv->successor_hash, sizeof srv->successor_hash);
-  srv->successor_workers = workers;
+  if (!srv->successor)
+    qs_random(srv->successor_hash, sizeof srv->successor_hash);
   if (!srv->steer)
     qs_keys_learn(srv, gen); /* to relay its clients that reach us */
+  __atomic_store_n(&srv->successor_gw, (uint32_t)gen << 16 | workers, __ATOMIC_RELEASE);
   __atomic_store_n(&srv->successor, gen, __ATOMIC_RELEASE);
 }
 
@@ -171,11 +174,12 @@ static void answer(struct qs_control *c, struct qs_server *srv, int fd) {
   send(fd, reply, strlen(reply), MSG_NOSIGNAL);
 }
 
-/* With kernel steering: has a successor switched new connections to it? */
+/* With kernel steering: has a successor (or a newer one) switched new
+ * connections to it? */
 static void watch_owner(struct qs_server *srv) {
   struct qs_gen_owner gens[QS_GEN_SLOTS];
   uint8_t alive[QS_GEN_SLOTS];
-  if (!srv->steer || srv->successor || qs_steer_state(srv->steer) != QS_GEN_DRAINING)
+  if (!srv->steer || qs_steer_state(srv->steer) != QS_GEN_DRAINING)
     return;
   if (qs_steer_gens(srv->steer, gens, alive) == 0)
     for (int i = 0; i < QS_GEN_SLOTS; i++)
@@ -199,35 +203,48 @@ static void reopen_log(struct qs_server *srv) {
     QS_INFO(QS_LOG_MAIN, "SIGUSR1: access log %s reopened", srv->alog.path);
 }
 
+/* One round of the main thread's loop: a signal, a control request, the
+ * owner record and the keyring.  Returns 1 if a signal arrived. */
+static int control_round(struct qs_control *c, struct qs_server *srv) {
+  struct pollfd p[2] = {{.fd = c->sigfd, .events = POLLIN}, {.fd = c->lfd, .events = POLLIN}};
+  int n = poll(p, 2, QS_TICK_MS), sig = 0;
+  if (n < 0 && errno != EINTR)
+    QS_WARN(QS_LOG_MAIN, "poll: %s", strerror(errno));
+  if (n > 0 && (p[0].revents & POLLIN)) {
+    struct signalfd_siginfo si;
+    if (read(c->sigfd, &si, sizeof si) == sizeof si) {
+      if (si.ssi_signo == SIGUSR1) {
+        reopen_log(srv);
+      } else {
+        c->signo = (int)si.ssi_signo;
+        sig = 1;
+      }
+    }
+  }
+  if (n > 0 && (p[1].revents & POLLIN)) {
+    int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      /* another user's request is never read */
+      if (qs_trust_peer(srv, fd, QS_LOG_MAIN, "control"))
+        answer(c, srv, fd);
+      close(fd);
+    }
+  }
+  watch_owner(srv);
+  qs_keys_refresh(srv);
+  return sig;
+}
+
 int qs_control_run(struct qs_control *c, struct qs_server *srv) {
   for (;;) {
-    struct pollfd p[2] = {{.fd = c->sigfd, .events = POLLIN}, {.fd = c->lfd, .events = POLLIN}};
-    int n = poll(p, 2, QS_TICK_MS);
-    if (n < 0 && errno != EINTR)
-      QS_WARN(QS_LOG_MAIN, "poll: %s", strerror(errno));
-    if (n > 0 && (p[0].revents & POLLIN)) {
-      struct signalfd_siginfo si;
-      if (read(c->sigfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGUSR1) {
-          reopen_log(srv);
-        } else {
-          c->signo = (int)si.ssi_signo;
-          return QS_STOP_SIGNAL;
-        }
-      }
-    }
-    if (n > 0 && (p[1].revents & POLLIN)) {
-      int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
-      if (fd >= 0) {
-        /* another user's request is never read */
-        if (qs_trust_peer(srv, fd, QS_LOG_MAIN, "control"))
-          answer(c, srv, fd);
-        close(fd);
-      }
-    }
-    watch_owner(srv);
+    if (control_round(c, srv))
+      return QS_STOP_SIGNAL;
     if (__atomic_load_n(&srv->successor, __ATOMIC_ACQUIRE))
       return QS_STOP_SUCCESSOR;
-    qs_keys_refresh(srv);
   }
+}
+
+void qs_control_linger(struct qs_control *c, struct qs_server *srv) {
+  while (__atomic_load_n(&srv->draining, __ATOMIC_ACQUIRE) > 0)
+    control_round(c, srv);
 }

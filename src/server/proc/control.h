@@ -35,6 +35,11 @@ void qs_control_serving(struct qs_control *c, struct qs_server *srv);
 /* qs_control_run runs until this process should stop; returns the reason. */
 int qs_control_run(struct qs_control *c, struct qs_server *srv);
 
+/* qs_control_linger keeps answering the control socket (a newer successor's
+ * "drain", status) and the keyring in step while the workers drain, until
+ * srv->draining reaches 0.  Signals are ignored meanwhile. */
+void qs_control_linger(struct qs_control *c, struct qs_server *srv);
+
 void qs_control_close(struct qs_control *c);
 
 /* qs_detach forks: the parent waits until the child serves (exit 0) or dies

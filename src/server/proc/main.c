@@ -485,6 +485,8 @@ stop:
   }
   for (unsigned i = 0; i < srv.nworkers; i++)
     qs_worker_stop(&srv.workers[i]);
+  if (exit_code == 0)
+    qs_control_linger(&ctl, &srv); /* a newer successor may still speak up */
   for (unsigned i = 0; i < srv.nworkers; i++)
     qs_worker_join(&srv.workers[i]);
 out:

@@ -58,9 +58,10 @@ struct qs_server {
    * connections until then, since its socket still receives datagrams) */
   unsigned draining;
   /* set before the workers are told to stop, when a successor generation
-   * took over: a new client reaching a stopping worker is relayed there */
-  uint16_t successor;          /* generation, 0 = none */
-  uint16_t successor_workers;
+   * took over: a new client reaching a stopping worker is relayed there.
+   * A newer successor replaces it (takeovers in a row while we drain). */
+  uint16_t successor;          /* generation, 0 = none (atomic) */
+  uint32_t successor_gw;       /* atomic: generation << 16 | its workers, read as one */
   uint64_t successor_hash[2];  /* SipHash key spreading them (any fixed key) */
 
   /* worker start-up handshake */

@@ -127,13 +127,13 @@ static void new_connection(struct qs_worker *w, const struct qs_dgram *d, const 
   if (w->stopping) {
     /* a successor took over: the kernel sends new clients there, but one
      * that reaches us anyway (no BPF, a fallback) is relayed, not refused */
-    uint16_t succ = __atomic_load_n(&w->srv->successor, __ATOMIC_ACQUIRE);
-    if (succ && w->srv->successor_workers) {
+    uint32_t gw = __atomic_load_n(&w->srv->successor_gw, __ATOMIC_ACQUIRE);
+    uint16_t succ = (uint16_t)(gw >> 16), nsucc = (uint16_t)gw;
+    if (succ && nsucc) {
       union qs_cidkey key;
       qs_cidkey_set(&key, hd.dcid.data, (uint32_t)hd.dcid.datalen);
       uint64_t h = qs_cidkey_hash(w->srv->successor_hash[0], w->srv->successor_hash[1], &key);
-      if (qs_relay(w, d, data, len, succ,
-                   (uint16_t)qs_hash_pick(h, w->srv->successor_workers)) == 0)
+      if (qs_relay(w, d, data, len, succ, (uint16_t)qs_hash_pick(h, nsucc)) == 0)
         return;
     }
     qs_stateless_close(w, d, &hd, NGTCP2_CONNECTION_REFUSED);
@@ -195,7 +195,8 @@ void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const 
   if (!forwarded && !srv->cfg->no_forward && qs_keyring_route(qs_keys_current(&srv->keys), dcid, h.dcid_len, &rk) == 0) {
     uint16_t gen = qs_rk_generation(rk), wk = qs_rk_worker(rk);
     if (gen == srv->generation && wk != w->index && wk < srv->nworkers) {
-      qs_relay(w, d, data, len, gen, wk);
+      /* a sibling's: relayed, or dropped and counted; never ours to answer */
+      (void)qs_relay(w, d, data, len, gen, wk);
       return;
     }
     if (gen != srv->generation && wk < QS_MAX_WORKERS && qs_relay(w, d, data, len, gen, wk) == 0)
@@ -326,6 +327,57 @@ static void stop_cb(struct ev_loop *loop, ev_io *io, int revents) {
   qs_worker_reap(w);
 }
 
+/* Connections on a key being retired (keys.h): GOAWAY, then the final
+ * GOAWAY on the next kick (conn_tx closes them once their requests are
+ * done), or close now once the retirement can wait no longer. */
+static void kick_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  struct qs_worker *w = a->data;
+  unsigned goaway = __atomic_load_n(&w->srv->keys.goaway_mask, __ATOMIC_ACQUIRE);
+  unsigned kill = __atomic_load_n(&w->srv->keys.kill_mask, __ATOMIC_ACQUIRE);
+  (void)loop;
+  (void)revents;
+  if (!(goaway | kill))
+    return;
+  for (struct qs_conn *c = w->conns, *next; c; c = next) {
+    unsigned crs = 0;
+    next = c->next;
+    for (size_t i = 0; i < c->ncids; i++)
+      crs |= 1u << (c->cids[i].data[0] >> 5);
+    if (crs & kill)
+      qs_conn_close_now(c);
+    else if (crs & goaway)
+      qs_conn_shutdown(c, c->goaway >= 1);
+  }
+  qs_worker_reap(w);
+}
+
+void qs_worker_kick(struct qs_worker *w) {
+  if (w->started)
+    ev_async_send(w->loop, &w->kick);
+}
+
+/* the quiescent-state count: a full fence after going busy, so that a
+ * keyring read later in this round is at least as new as what the main
+ * thread published before it saw the count change */
+static void busy_cb(struct ev_loop *loop, ev_check *c, int revents) {
+  struct qs_worker *w = c->data;
+  uint32_t q = __atomic_load_n(&w->quiescent, __ATOMIC_RELAXED);
+  (void)loop;
+  (void)revents;
+  if (!(q & 1))
+    __atomic_store_n(&w->quiescent, q + 1, __ATOMIC_SEQ_CST);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_prepare *p, int revents) {
+  struct qs_worker *w = p->data;
+  uint32_t q = __atomic_load_n(&w->quiescent, __ATOMIC_RELAXED);
+  (void)loop;
+  (void)revents;
+  if (q & 1)
+    __atomic_store_n(&w->quiescent, q + 1, __ATOMIC_RELEASE);
+}
+
 /* ---- life cycle ---- */
 
 static void http_flush(void *arg) { qs_worker_reap(arg); }
@@ -374,6 +426,15 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->deadline_timer.data = w;
   ev_async_init(&w->finish, finish_cb);
   ev_async_start(w->loop, &w->finish);
+  ev_async_init(&w->kick, kick_cb);
+  w->kick.data = w;
+  ev_async_start(w->loop, &w->kick);
+  ev_check_init(&w->qs_check, busy_cb);
+  w->qs_check.data = w;
+  ev_check_start(w->loop, &w->qs_check);
+  ev_prepare_init(&w->qs_prep, idle_cb);
+  w->qs_prep.data = w;
+  ev_prepare_start(w->loop, &w->qs_prep);
   if (qs_accesslog_worker_init(&w->alog, &srv->alog, w->loop, &w->st->log_dropped) != 0)
     return -1;
   if (w->alog.on) {

@@ -77,6 +77,15 @@ struct qs_worker {
   int stopping;
   int drained; /* stopping, and no connection left */
 
+  /* key retirement (keys.h): the main thread asks for GOAWAY/close of the
+   * connections still on a rotated-out key; and the quiescent-state count
+   * telling it when no keyring pointer of ours can be old: odd while the
+   * loop runs callbacks, even while it sleeps */
+  ev_async kick;
+  ev_prepare qs_prep;
+  ev_check qs_check;
+  uint32_t quiescent;
+
   struct qs_cidtab tab;
   struct qs_http_worker http; /* the HTTP layer: file cache, upstream pools */
   struct qs_mpool mem; /* ngtcp2's and nghttp3's allocator for this worker's connections */
@@ -112,6 +121,10 @@ int qs_worker_start(struct qs_worker *w);
 void qs_worker_stop(struct qs_worker *w);
 
 void qs_worker_join(struct qs_worker *w);
+
+/* qs_worker_kick makes worker |w| act on srv->keys' retirement masks (any
+ * thread). */
+void qs_worker_kick(struct qs_worker *w);
 void qs_worker_free(struct qs_worker *w);
 
 /* qs_worker_on_datagram decides what to do with one datagram: process it

@@ -59,6 +59,12 @@ void *qs_cidtab_find(const struct qs_cidtab *t, const uint8_t *cid, size_t len) 
   return e ? e->val : NULL;
 }
 
+/* the per-codepoint count another thread reads (qs_cidtab_cr_count) */
+static void cr_count(struct qs_cidtab *t, uint8_t first, int d) {
+  uint32_t *n = &t->by_cr[first >> 5];
+  __atomic_store_n(n, __atomic_load_n(n, __ATOMIC_RELAXED) + (uint32_t)d, __ATOMIC_RELAXED);
+}
+
 static void place(struct qs_cidtab *t, const uint8_t *cid, size_t len, void *val) {
   size_t i = slot_of(t, cid, len);
   while (t->slots[i].state == 1)
@@ -103,6 +109,7 @@ int qs_cidtab_insert(struct qs_cidtab *t, const uint8_t *cid, size_t len, void *
       return QS_ERR_NOMEM;
   }
   place(t, cid, len, val);
+  cr_count(t, cid[0], 1);
   return 0;
 }
 
@@ -116,5 +123,6 @@ int qs_cidtab_remove(struct qs_cidtab *t, const uint8_t *cid, size_t len, const 
   e->state = 2;
   e->val = NULL;
   t->live--;
+  cr_count(t, e->cid[0], -1);
   return 0;
 }

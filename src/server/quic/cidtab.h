@@ -27,7 +27,17 @@ struct qs_cidtab {
   size_t live;
   size_t used; /* live + deleted */
   uint64_t k0, k1;
+  /* live entries by config-rotation codepoint (first octet >> 5), so the
+   * main thread can tell when a rotated-out key is no longer in use;
+   * written by the worker only, read with qs_cidtab_cr_count */
+  uint32_t by_cr[8];
 };
+
+/* qs_cidtab_cr_count returns how many CIDs of codepoint |cr| (0..7) are in
+ * |t| (callable from any thread). */
+static inline uint32_t qs_cidtab_cr_count(const struct qs_cidtab *t, unsigned cr) {
+  return __atomic_load_n(&t->by_cr[cr & 7], __ATOMIC_RELAXED);
+}
 
 /* qs_cidtab_init prepares an empty table.  Returns 0, QS_ERR_NOMEM or
  * QS_ERR_CRYPTO (no randomness for the key). */

@@ -206,7 +206,8 @@ void qs_conn_write(struct qs_conn *c) {
     if (!c->failed)
       break;
   }
-  if (w->stopping && c->goaway == 2 && c->nreq == 0) {
+  /* the final GOAWAY went out (a drain, or its key is being retired) */
+  if (c->goaway == 2 && c->nreq == 0) {
     qs_conn_close_now(c);
     return;
   }

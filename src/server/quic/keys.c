@@ -8,18 +8,24 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "worker.h"
+#include "quicsteer/control.h"
+#include "quicsteer/generation.h"
 
 /* The key of configuration |cr| of generation |gen|: HKDF(secret, "cid
- * key", gen || cr [|| rotation]).  Rotation 0 keeps the 3-octet context, so
- * a successor sharing the secret file can derive it without asking. */
-static int derive_key(const struct qs_server *srv, uint16_t gen, uint8_t cr, unsigned rotation,
+ * key", gen || cr [|| rotation, 32 bits]).  Rotation 0 keeps the 3-octet
+ * context, so a successor sharing the secret file can derive it without
+ * asking; later rotations never repeat a context. */
+static int derive_key(const struct qs_server *srv, uint16_t gen, uint8_t cr, uint32_t rotation,
                       uint8_t key[QS_LB_KEY_LEN]) {
-  uint8_t ctx[4] = {(uint8_t)(gen >> 8), (uint8_t)gen, cr, (uint8_t)rotation};
-  return qs_secret_derive(&srv->secret, "cid key", ctx, rotation ? 4 : 3, key, QS_LB_KEY_LEN);
+  uint8_t ctx[7] = {(uint8_t)(gen >> 8),       (uint8_t)gen,          cr,
+                    (uint8_t)(rotation >> 24), (uint8_t)(rotation >> 16), (uint8_t)(rotation >> 8),
+                    (uint8_t)rotation};
+  return qs_secret_derive(&srv->secret, "cid key", ctx, rotation ? 7 : 3, key, QS_LB_KEY_LEN);
 }
 
 static int make_conf(const struct qs_server *srv, struct qs_cidconf *cc, uint16_t gen, uint8_t cr,
-                     unsigned rotation) {
+                     uint32_t rotation) {
   const struct qs_config *cfg = srv->cfg;
   uint8_t key[QS_LB_KEY_LEN];
   int rv;
@@ -40,12 +46,59 @@ static int import_conf(struct qs_cidconf *cc, const struct qs_lbconf *c) {
              : -1;
 }
 
+/* The workers' quiescent counts now (NULL if out of memory: then treated
+ * as never passed, so nothing is freed early). */
+static uint32_t *snapshot(const struct qs_server *srv) {
+  uint32_t *snap = malloc((srv->nworkers ? srv->nworkers : 1) * sizeof *snap);
+  /* pairs with the fence in the workers' busy_cb: either a worker saw the
+   * new keyring, or we see it still in the round that may hold the old */
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (snap)
+    for (unsigned i = 0; i < srv->nworkers; i++)
+      snap[i] = __atomic_load_n(&srv->workers[i].quiescent, __ATOMIC_SEQ_CST);
+  return snap;
+}
+
+/* Has every worker been quiescent since |snap|?  (asleep then, or its count
+ * moved on) */
+static int passed(const struct qs_server *srv, const uint32_t *snap) {
+  if (!snap)
+    return 0;
+  for (unsigned i = 0; i < srv->nworkers; i++)
+    if ((snap[i] & 1) && __atomic_load_n(&srv->workers[i].quiescent, __ATOMIC_ACQUIRE) == snap[i])
+      return 0;
+  return 1;
+}
+
+static void keyring_free(struct qs_keyring *kr) {
+  for (int cr = 0; cr < QS_LB_MAX_CONFIGS; cr++)
+    if (kr->valid[cr])
+      qs_cidconf_free(&kr->conf[cr]);
+  free(kr);
+}
+
+static void reclaim(struct qs_server *srv) {
+  struct qs_keys *k = &srv->keys;
+  unsigned j = 0;
+  for (unsigned i = 0; i < k->nold; i++) {
+    if (passed(srv, k->old[i].snap)) {
+      keyring_free(k->old[i].kr);
+      free(k->old[i].snap);
+    } else {
+      k->old[j++] = k->old[i];
+    }
+  }
+  k->nold = j;
+}
+
 static int publish(struct qs_server *srv) {
   struct qs_keys *k = &srv->keys;
-  struct qs_keyring *kr;
+  struct qs_keyring *kr, *prev = k->cur;
 
-  if (k->nall == QS_KEYS_MAX) {
-    QS_WARN(QS_LOG_MAIN, "too many key changes in one process; keeping the current keyring");
+  if (prev && k->nold == QS_KEYS_MAX)
+    reclaim(srv);
+  if (prev && k->nold == QS_KEYS_MAX) {
+    QS_WARN(QS_LOG_MAIN, "too many key changes at once; keeping the current keyring");
     return -1;
   }
   kr = calloc(1, sizeof *kr);
@@ -60,8 +113,12 @@ static int publish(struct qs_server *srv) {
     }
   }
   kr->mint_cr = k->mint_cr;
-  k->all[k->nall++] = kr;
-  __atomic_store_n(&k->cur, kr, __ATOMIC_RELEASE);
+  __atomic_store_n(&k->cur, kr, __ATOMIC_SEQ_CST);
+  if (prev) {
+    k->old[k->nold].kr = prev;
+    k->old[k->nold].snap = snapshot(srv);
+    k->nold++;
+  }
   return 0;
 }
 
@@ -121,10 +178,16 @@ int qs_keys_init(struct qs_server *srv) {
       return -1;
     }
   } else {
+    uint16_t g = srv->generation;
     cr = (int)((srv->generation - 1u) % QS_LB_MAX_CONFIGS);
+    /* the generations before us that still run (their codepoints differ
+     * from ours and each other's: QS_GEN_MAX is a multiple of 7) */
     if (shared_secret)
-      for (unsigned back = 1; back < QS_LB_MAX_CONFIGS && back < srv->generation; back++)
-        derive_generation(srv, (uint16_t)(srv->generation - back));
+      for (unsigned back = 1; back < QS_LB_MAX_CONFIGS; back++) {
+        g = qs_gen_prev(g);
+        if (qs_control_alive(cfg->name, g))
+          derive_generation(srv, g);
+      }
   }
   if (make_conf(srv, &k->own[cr], srv->generation, (uint8_t)cr, 0) != 0) {
     fprintf(stderr, "quicsteer-server: cannot set up connection IDs\n");
@@ -138,6 +201,7 @@ int qs_keys_init(struct qs_server *srv) {
 
 int qs_keys_rotate(struct qs_server *srv, char *why, size_t whylen) {
   struct qs_keys *k = &srv->keys;
+  uint8_t prev;
   int cr, rv;
 
   if (srv->steer) {
@@ -150,7 +214,10 @@ int qs_keys_rotate(struct qs_server *srv, char *why, size_t whylen) {
       cr = QS_ERR_BUSY;
   }
   if (cr < 0) {
-    snprintf(why, whylen, "no free config-rotation codepoint (all 7 in use by live configurations)");
+    snprintf(why, whylen,
+             "no free config-rotation codepoint: all 7 in use (a rotated-out key retires once "
+             "unused, at the latest --key-retire %gs after its rotation)",
+             srv->cfg->key_retire_s);
     return -1;
   }
   if (make_conf(srv, &k->own[cr], srv->generation, (uint8_t)cr, ++k->rotations) != 0) {
@@ -164,23 +231,116 @@ int qs_keys_rotate(struct qs_server *srv, char *why, size_t whylen) {
     return -1;
   }
   k->own_valid[cr] = 1;
+  prev = k->mint_cr;
   k->mint_cr = (uint8_t)cr;
   if (publish(srv) != 0) {
+    k->mint_cr = prev;
+    k->own_valid[cr] = 0;
+    if (srv->steer)
+      qs_steer_clear_config(srv->steer, (uint8_t)cr);
+    qs_cidconf_free(&k->own[cr]);
     snprintf(why, whylen, "cannot publish the new keyring");
     return -1;
   }
+  /* the old one decodes until it retires (qs_keys_refresh) */
+  k->out_at[prev] = qs_now();
+  free(k->out_snap[prev]);
+  k->out_snap[prev] = snapshot(srv);
   if (srv->steer)
     qs_steer_set_mint(srv->steer, (uint8_t)cr);
   return cr;
 }
 
+static uint32_t cids_under(const struct qs_server *srv, unsigned cr) {
+  uint32_t n = 0;
+  for (unsigned i = 0; i < srv->nworkers; i++)
+    n += qs_cidtab_cr_count(&srv->workers[i].tab, cr);
+  return n;
+}
+
+static void set_mask(unsigned *mask, unsigned bit, int on) {
+  unsigned m = __atomic_load_n(mask, __ATOMIC_RELAXED);
+  __atomic_store_n(mask, on ? m | bit : m & ~bit, __ATOMIC_RELEASE);
+}
+
+static void kick_all(struct qs_server *srv) {
+  for (unsigned i = 0; i < srv->nworkers; i++)
+    qs_worker_kick(&srv->workers[i]);
+}
+
+/* Retire what no connection can use any more; push the stragglers of a key
+ * past --key-retire.  Returns 1 if it published. */
+static int retire_due(struct qs_server *srv) {
+  struct qs_keys *k = &srv->keys;
+  uint64_t now = qs_now(), grace = (uint64_t)(srv->cfg->key_retire_s * 1e9),
+           drain = (uint64_t)(srv->cfg->drain_timeout * 1e9);
+  int published = 0, kick = 0;
+
+  for (uint8_t cr = 0; cr < QS_LB_MAX_CONFIGS; cr++) {
+    unsigned bit = 1u << cr;
+    if (!k->own_valid[cr] || cr == k->mint_cr || !k->out_at[cr])
+      continue;
+    /* nobody mints under it any more, and no CID of it is in use */
+    if (passed(srv, k->out_snap[cr]) &&
+        (cids_under(srv, cr) == 0 || (k->kill_at[cr] && now > k->kill_at[cr] + NGTCP2_SECONDS))) {
+      if (srv->steer)
+        qs_steer_clear_config(srv->steer, cr);
+      qs_cidconf_free(&k->own[cr]);
+      k->own_valid[cr] = 0;
+      k->out_at[cr] = k->kill_at[cr] = 0;
+      free(k->out_snap[cr]);
+      k->out_snap[cr] = NULL;
+      set_mask(&k->goaway_mask, bit, 0);
+      set_mask(&k->kill_mask, bit, 0);
+      k->retired++;
+      published = 1;
+      QS_INFO(QS_LOG_MAIN, "config %u retired (its connection IDs are no longer in use)", cr);
+      continue;
+    }
+    if (now >= k->out_at[cr] + grace) {
+      if (!(k->goaway_mask & bit))
+        QS_INFO(QS_LOG_MAIN, "config %u: %u connection ID(s) still in use after %gs: GOAWAY", cr,
+                cids_under(srv, cr), srv->cfg->key_retire_s);
+      set_mask(&k->goaway_mask, bit, 1);
+      kick = 1;
+    }
+    if (now >= k->out_at[cr] + grace + drain && !k->kill_at[cr]) {
+      set_mask(&k->kill_mask, bit, 1);
+      k->kill_at[cr] = now;
+    }
+  }
+  if (published && publish(srv) != 0)
+    published = 0;
+  if (kick)
+    kick_all(srv);
+  return published;
+}
+
+/* Without BPF: forget the configurations of generations that are gone. */
+static int forget_gone(struct qs_server *srv) {
+  struct qs_keys *k = &srv->keys;
+  uint64_t now = qs_now();
+  int changed = 0;
+  if (now < k->seen_checked_at + NGTCP2_SECONDS)
+    return 0;
+  k->seen_checked_at = now;
+  for (uint8_t cr = 0; cr < QS_LB_MAX_CONFIGS; cr++)
+    if (k->seen[cr].valid && !qs_control_alive(srv->cfg->name, k->seen[cr].generation)) {
+      memset(&k->seen[cr], 0, sizeof k->seen[cr]);
+      changed = 1;
+    }
+  return changed && publish(srv) == 0;
+}
+
 int qs_keys_refresh(struct qs_server *srv) {
   struct qs_keys *k = &srv->keys;
   struct qs_lbconf table[QS_LB_MAX_CONFIGS];
-  int changed = 0;
+  int changed = 0, published;
 
+  reclaim(srv);
+  published = retire_due(srv);
   if (!srv->steer)
-    return 0;
+    return forget_gone(srv) || published;
   if (read_table(srv, table) != 0)
     return -1;
   for (uint8_t cr = 0; cr < QS_LB_MAX_CONFIGS; cr++) {
@@ -191,20 +351,23 @@ int qs_keys_refresh(struct qs_server *srv) {
       changed = 1;
   }
   if (!changed)
-    return 0;
+    return published;
   memcpy(k->seen, table, sizeof table);
   return publish(srv) == 0 ? 1 : -1;
 }
 
 void qs_keys_free(struct qs_keys *k) {
-  for (unsigned i = 0; i < k->nall; i++) {
-    for (int cr = 0; cr < QS_LB_MAX_CONFIGS; cr++)
-      if (k->all[i]->valid[cr])
-        qs_cidconf_free(&k->all[i]->conf[cr]);
-    free(k->all[i]);
+  /* the workers have stopped: every keyring can go */
+  for (unsigned i = 0; i < k->nold; i++) {
+    keyring_free(k->old[i].kr);
+    free(k->old[i].snap);
   }
-  for (int cr = 0; cr < QS_LB_MAX_CONFIGS; cr++)
+  if (k->cur)
+    keyring_free(k->cur);
+  for (int cr = 0; cr < QS_LB_MAX_CONFIGS; cr++) {
     if (k->own_valid[cr])
       qs_cidconf_free(&k->own[cr]);
+    free(k->out_snap[cr]);
+  }
   explicit_bzero(k, sizeof *k);
 }

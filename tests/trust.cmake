@@ -1,0 +1,9 @@
+# Trust on a shared host (docs/server.md "Running as another user", docs/restart.md):
+# other users' processes cannot affect a server through its sockets, --user
+# drops privileges in every thread and survives a takeover, generation
+# numbers never repeat, and key rotation can go on forever.
+foreach(c peers user gens rotate)
+  qs_server_test(test_trust_${c} test_trust.py $<TARGET_FILE:quicsteer-load>
+                 $<TARGET_FILE:quicsteer_cli> ${c})
+endforeach()
+set_tests_properties(test_trust_user test_trust_gens test_trust_rotate PROPERTIES LABELS tsan)
