@@ -7,15 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "quicsteer/errors.h"
 #include "steer_internal.h"
 
+/* /run/quicsteer/NAME.generation: beside the instance directory, which
+ * goes when the instance stops; the record must not */
 static void record_path(char *out, size_t len, const char *name) {
-  qs_steer_run_dir(out, len, name);
-  strncat(out, "/generation", len - strlen(out) - 1);
+  snprintf(out, len, "%s/%s.generation", QS_WSTATS_DIR, name);
 }
 
 static uint16_t read_record(int fd) {
@@ -54,7 +56,15 @@ int qs_gen_claim(const char *name, const uint16_t *live, size_t nlive, uint16_t 
     if (live[i] && (!newest || qs_gen_newer(live[i], newest)))
       newest = live[i];
   record_path(path, sizeof path, name);
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (mkdir(QS_WSTATS_DIR, 0755) != 0 && errno != EEXIST)
+    fd = -1;
+  else
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  /* the record is its own lock: two starters never get the same number */
+  if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+    close(fd);
+    fd = -1;
+  }
   last = fd >= 0 ? read_record(fd) : 0;
   if (last && (!newest || qs_gen_newer(last, newest)))
     newest = last;
@@ -66,19 +76,3 @@ int qs_gen_claim(const char *name, const uint16_t *live, size_t nlive, uint16_t 
     close(fd);
   return rv;
 }
-
-int qs_gen_lock(const char *name) {
-  char path[PATH_MAX];
-  if (!qs_steer_name_ok(name)) {
-    errno = EINVAL;
-    return -1;
-  }
-  qs_steer_run_dir(path, sizeof path, name);
-  if (mkdir(QS_WSTATS_DIR, 0755) != 0 && errno != EEXIST)
-    return -1;
-  if (mkdir(path, 0755) != 0 && errno != EEXIST)
-    return -1;
-  return qs_steer_lock(name);
-}
-
-void qs_gen_unlock(int lock) { qs_steer_unlock(lock); }

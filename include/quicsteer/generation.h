@@ -11,7 +11,7 @@
  * than b when it lies less than half the ring ahead; with at most a handful
  * of generations alive at once this never misorders.
  *
- * The last number handed out is kept in /run/quicsteer/NAME/generation,
+ * The last number handed out is kept in /run/quicsteer/NAME.generation,
  * which survives the instance (only a reboot clears it, and with it every
  * older generation), so a fresh start does not reuse its predecessors'
  * numbers either.
@@ -44,20 +44,14 @@ extern "C" {
 
 /* qs_gen_claim picks the generation a starting process of instance |name|
  * serves as: newer than every generation in |live| (|nlive| numbers) and
- * than the last one recorded, records it, and returns it in *gen.  The
- * caller holds the instance lock (lib/steer_pin.c).  Returns 0,
- * QS_ERR_SYS (the record cannot be read or written: *gen then is only
- * newer than |live|) or QS_ERR_INVAL. */
+ * than the last one recorded, records it (under a lock on the record, so
+ * concurrent starters get different numbers), and returns it in *gen.
+ * Returns 0, QS_ERR_SYS (the record cannot be read or written: *gen then
+ * is only newer than |live|; errno set) or QS_ERR_INVAL. */
 int qs_gen_claim(const char *name, const uint16_t *live, size_t nlive, uint16_t *gen);
 
 /* qs_gen_last returns the last generation recorded for |name|, 0 if none. */
 uint16_t qs_gen_last(const char *name);
-
-/* qs_gen_lock takes the instance lock of |name| (creating its run
- * directory), for a process that steers without BPF.  Returns a lock to
- * give to qs_gen_unlock, or -1 (errno set). */
-int qs_gen_lock(const char *name);
-void qs_gen_unlock(int lock);
 
 #ifdef __cplusplus
 }

@@ -57,32 +57,27 @@ static int relay_name_free(const struct qs_config *cfg, uint16_t g) {
  * and than any still running.  Without --takeover none may run.  A name
  * held by another user (squatted) is skipped, never trusted. */
 static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
-  uint16_t live[QS_GEN_SLOTS], g;
+  uint16_t live[QS_GEN_SLOTS], g = qs_gen_last(cfg->name);
   size_t nlive = 0;
-  int lock = qs_gen_lock(cfg->name), rv;
+  int rv;
 
-  if (lock < 0) {
-    /* no run directory (not root?): the first free number, as before the
-     * record existed; numbers may then repeat */
-    QS_WARN(QS_LOG_MAIN, "cannot lock %s/%s (%s): generation numbers may repeat", QS_WSTATS_DIR,
-            cfg->name, strerror(errno));
-    for (g = 1; g <= QS_GEN_MAX; g++) {
-      rv = relay_name_free(cfg, g);
-      if (rv != -EADDRINUSE || !cfg->takeover)
-        break;
-    }
-    *gen = g;
-    return rv;
-  }
-  g = qs_gen_last(cfg->name);
   for (int back = 0; g && back < QS_GEN_SLOTS; back++, g = qs_gen_prev(g))
     if (qs_control_alive(cfg->name, g))
       live[nlive++] = g;
   rv = nlive && !cfg->takeover ? -EADDRINUSE : -EAGAIN;
   for (int tries = 0; rv == -EAGAIN && tries < 64; tries++) {
     if (qs_gen_claim(cfg->name, live, nlive, gen) != 0) {
-      rv = -errno;
-      break;
+      /* no record (no /run/quicsteer: not root?): the first free number,
+       * as before the record existed; numbers may then repeat */
+      QS_WARN(QS_LOG_MAIN, "cannot record generations in %s (%s): numbers may repeat",
+              QS_WSTATS_DIR, strerror(errno));
+      for (g = 1; g < QS_GEN_MAX; g++) {
+        rv = relay_name_free(cfg, g);
+        if (rv != -EADDRINUSE || !cfg->takeover)
+          break;
+      }
+      *gen = g;
+      return rv;
     }
     rv = relay_name_free(cfg, *gen);
     if (rv == -EADDRINUSE) {
@@ -95,7 +90,6 @@ static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
       rv = -EAGAIN;
     }
   }
-  qs_gen_unlock(lock);
   return rv == -EAGAIN ? -EADDRINUSE : rv;
 }
 
