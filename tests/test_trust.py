@@ -486,7 +486,7 @@ def lbconf_count(name):
 
 def case_rotate(server, loadbin, cli, tmp, user):
     name = unique_name("tr")
-    srv = Server(server, tmp, ["--workers", "2", "--key-retire", "0.3", "--drain-timeout", "2"]
+    srv = Server(server, tmp, ["--workers", "2", "--key-retire", "0.3", "--drain-timeout", "10"]
                  + RTT, name=name)
     try:
         check(srv.kernel_steering, "kernel steering")

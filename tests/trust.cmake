@@ -7,3 +7,7 @@ foreach(c peers user gens rotate)
                  $<TARGET_FILE:quicsteer_cli> ${c})
 endforeach()
 set_tests_properties(test_trust_user test_trust_gens test_trust_rotate PROPERTIES LABELS tsan)
+# cmocka: the peer check and control client (lib/control.c), generation
+# numbers and their record (lib/generation.c)
+qs_unit_test(test_control)
+qs_unit_test(test_generation)
