@@ -502,13 +502,14 @@ def case_rotate(server, loadbin, cli, tmp, user):
     try:
         check(srv.kernel_steering, "kernel steering")
         url = srv.url("/bytes/1000")
-        loads = [Load(loadbin, url, "keepalive", ["-c", "4", "-m", "2", "--duration", "14"]),
-                 Load(loadbin, url, "newconn", ["--new-conn", "-c", "2", "--duration", "14"])]
+        # long enough for 20 rotations on a busy machine (about 8 s when idle)
+        loads = [Load(loadbin, url, "keepalive", ["-c", "4", "-m", "2", "--duration", "22"]),
+                 Load(loadbin, url, "newconn", ["--new-conn", "-c", "2", "--duration", "22"])]
         for ld in loads:
             ld.start()
         time.sleep(0.5)
         done, crs, most = 0, [], 0
-        deadline = time.time() + 13
+        deadline = time.time() + 21
         while done < 20 and time.time() < deadline:
             r = subprocess.run([cli, "rotate-key", "--name", name], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=30)
@@ -520,7 +521,7 @@ def case_rotate(server, loadbin, cli, tmp, user):
                 check(False, "rotate-key: %s%s" % (r.stdout, r.stderr))
                 break
             most = max(most, lbconf_count(name))
-            time.sleep(0.15)
+            time.sleep(0.05)
         print("codepoints:", crs)
         check(done == 20, "20 rotations in a row (%d)" % done)
         check(len(set(crs)) <= 7 and len(crs) > len(set(crs)), "codepoints were freed and "
