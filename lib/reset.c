@@ -2,7 +2,10 @@
  * server's static secret with HKDF-SHA256 (nettle). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nettle/hkdf.h>
@@ -91,14 +94,12 @@ static int decode_if_hex(uint8_t *buf, size_t n) {
   return rv > 0 ? rv : -1;
 }
 
-int qs_secret_load(struct qs_secret *s, const char *path) {
+/* Reads the secret from |fd| (closed here). */
+static int load_fd(struct qs_secret *s, int fd) {
   uint8_t buf[QS_SECRET_FILE_MAX + 1];
   size_t n = 0;
-  int fd, rv, hexlen;
+  int rv, hexlen;
 
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return QS_ERR_SYS;
   for (;;) {
     ssize_t r = read(fd, buf + n, sizeof(buf) - n);
     if (r < 0) {
@@ -124,6 +125,73 @@ int qs_secret_load(struct qs_secret *s, const char *path) {
   rv = qs_secret_init(s, buf, n);
   explicit_bzero(buf, sizeof(buf));
   return rv;
+}
+
+int qs_secret_load(struct qs_secret *s, const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return QS_ERR_SYS;
+  return load_fd(s, fd);
+}
+
+/* Creates |path| with fresh random octets unless it exists.  Returns 0
+ * (created, or another process was first) or QS_ERR_*. */
+static int create_file(const char *path) {
+  uint8_t secret[QS_SECRET_CREATE_LEN];
+  char tmp[PATH_MAX];
+  int fd, rv = 0, e = 0;
+  ssize_t w;
+
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= sizeof tmp) {
+    errno = ENAMETOOLONG;
+    return QS_ERR_SYS;
+  }
+  if (qs_random(secret, sizeof secret) != 0)
+    return QS_ERR_CRYPTO;
+  unlink(tmp); /* left by a crashed process with our pid */
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    explicit_bzero(secret, sizeof secret);
+    return QS_ERR_SYS;
+  }
+  w = write(fd, secret, sizeof secret);
+  explicit_bzero(secret, sizeof secret);
+  if (w != (ssize_t)sizeof secret || fsync(fd) != 0) {
+    e = w < 0 ? errno : EIO;
+    rv = QS_ERR_SYS;
+  }
+  close(fd);
+  /* link, unlike rename, never replaces: the first process to get here wins */
+  if (rv == 0 && link(tmp, path) != 0 && errno != EEXIST) {
+    e = errno;
+    rv = QS_ERR_SYS;
+  }
+  unlink(tmp);
+  if (rv != 0)
+    errno = e;
+  return rv;
+}
+
+int qs_secret_load_or_create(struct qs_secret *s, const char *path) {
+  struct stat st;
+  int fd, rv;
+
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    rv = create_file(path);
+    if (rv != 0)
+      return rv;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  }
+  if (fd < 0)
+    return QS_ERR_SYS;
+  if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EPERM;
+    return QS_ERR_SYS;
+  }
+  return load_fd(s, fd);
 }
 
 void qs_secret_wipe(struct qs_secret *s) { explicit_bzero(s, sizeof(*s)); }

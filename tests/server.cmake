@@ -6,7 +6,8 @@
 # kernel-steering variant, missing BPF: exit 77, reported as a skip.
 foreach(t test_server_cidtab test_server_http test_server_filecache test_server_config
           test_server_mpool test_server_accesslog
-          test_server_h1 test_server_admit test_server_token)
+          test_server_h1 test_server_admit test_server_token
+          test_server_replay)
   add_executable(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
   add_test(NAME ${t} COMMAND ${t})
@@ -68,3 +69,13 @@ foreach(c caps flood token)
                  $<TARGET_FILE:quicsteer-load> ${c})
 endforeach()
 set_tests_properties(test_server_flood_flood test_server_flood_token PROPERTIES LABELS tsan)
+
+# TLS resumption and 0-RTT (docs/server.md): every worker, takeovers
+set(QS_CLI $<TARGET_FILE:quicsteer_cli>)
+qs_server_test(test_server_resume_2 test_server_resume.py ${QS_CLI} workers 2)
+qs_server_test(test_server_resume_4 test_server_resume.py ${QS_CLI} workers 4 --no-bpf)
+qs_server_test(test_server_resume_takeover test_server_resume.py ${QS_CLI} takeover)
+qs_server_test(test_server_resume_takeover_userspace test_server_resume.py ${QS_CLI} takeover
+               --no-bpf)
+qs_server_test(test_server_resume_no_early test_server_resume.py ${QS_CLI} no-early-data)
+set_tests_properties(test_server_resume_2 test_server_resume_4 PROPERTIES LABELS tsan)

@@ -1,6 +1,7 @@
 /* test_reset.c: the static-secret key schedule (lib/reset.c): HKDF-SHA256
  * as RFC 5869 defines it (checked with nettle's HMAC, step by step),
- * separation by label and context, stateless reset tokens, secret files. */
+ * separation by label and context, stateless reset tokens, secret files
+ * (given, and the instance file made on first use). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -255,6 +257,47 @@ static void test_secret_load(void **state) {
   qs_secret_wipe(&want);
 }
 
+/* The instance secret file: made once, mode 0600, then only read; a file
+ * others may read, or a symbolic link, is refused. */
+static void test_secret_load_or_create(void **state) {
+  struct qs_secret a, b, c;
+  struct stat st;
+  char path[256], link_path[256];
+
+  (void)state;
+  snprintf(path, sizeof(path), "%s/instance.key", dir);
+  unlink(path);
+  assert_int_equal(qs_secret_load_or_create(&a, path), 0);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal((size_t)st.st_size, QS_SECRET_CREATE_LEN);
+  /* the second process reads what the first wrote */
+  assert_int_equal(qs_secret_load_or_create(&b, path), 0);
+  assert_memory_equal(a.prk, b.prk, sizeof(a.prk));
+  assert_int_equal(qs_secret_load(&c, path), 0);
+  assert_memory_equal(a.prk, c.prk, sizeof(a.prk));
+  /* a fresh file is a fresh secret */
+  unlink(path);
+  assert_int_equal(qs_secret_load_or_create(&c, path), 0);
+  assert_memory_not_equal(a.prk, c.prk, sizeof(a.prk));
+
+  assert_int_equal(chmod(path, 0640), 0);
+  errno = 0;
+  assert_int_equal(qs_secret_load_or_create(&b, path), QS_ERR_SYS);
+  assert_int_equal(errno, EPERM);
+  assert_int_equal(chmod(path, 0600), 0);
+  snprintf(link_path, sizeof(link_path), "%s/link.key", dir);
+  assert_int_equal(symlink(path, link_path), 0);
+  assert_int_equal(qs_secret_load_or_create(&b, link_path), QS_ERR_SYS);
+  errno = 0;
+  assert_int_equal(qs_secret_load_or_create(&b, "/nonexistent/quicsteer/instance.key"),
+                   QS_ERR_SYS);
+  assert_int_equal(errno, ENOENT);
+  qs_secret_wipe(&a);
+  qs_secret_wipe(&b);
+  qs_secret_wipe(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfc5869_case1),
@@ -264,6 +307,7 @@ int main(void) {
       cmocka_unit_test(test_reset_tokens),
       cmocka_unit_test(test_secret_random),
       cmocka_unit_test(test_secret_load),
+      cmocka_unit_test(test_secret_load_or_create),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

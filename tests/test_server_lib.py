@@ -192,7 +192,8 @@ class Server:
               "proxy_client_abort", "proxy_marked_down", "log_dropped",
               "handshakes_open", "refused_handshakes", "refused_conns", "refused_stopping",
               "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted",
-              "fwd_busy", "peers_refused")
+              "fwd_busy", "peers_refused",
+              "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

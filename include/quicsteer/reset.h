@@ -16,6 +16,7 @@
 
 #define QS_RESET_TOKEN_LEN 16
 #define QS_SECRET_MIN_LEN 16
+#define QS_SECRET_CREATE_LEN 32
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +50,16 @@ void qs_reset_token(const struct qs_secret *s, const uint8_t *cid, size_t cidlen
  * QS_SECRET_MIN_LEN octets) into |s|.  Returns 0, QS_ERR_SYS (errno set) or
  * QS_ERR_INVAL (too short). */
 int qs_secret_load(struct qs_secret *s, const char *path);
+
+/* qs_secret_load_or_create loads the secret file |path|, first creating it
+ * with QS_SECRET_CREATE_LEN octets from the CSPRNG, mode 0600, if it does
+ * not exist.  Creation is atomic (written to a private temporary file,
+ * then linked into place: link fails if the name exists), so processes
+ * starting together all end up with the same secret.  An existing file
+ * must belong to the effective user and be closed to group and others.
+ * Returns 0, QS_ERR_SYS (errno set; EPERM: wrong owner or mode),
+ * QS_ERR_INVAL (too short) or QS_ERR_CRYPTO. */
+int qs_secret_load_or_create(struct qs_secret *s, const char *path);
 
 void qs_secret_wipe(struct qs_secret *s);
 

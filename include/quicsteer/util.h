@@ -1,4 +1,4 @@
-/* util.h: small helpers every part of quicsteer uses: hex, randomness. */
+/* util.h: small helpers every part of quicsteer uses: hex, randomness, directories. */
 #ifndef QUICSTEER_UTIL_H
 #define QUICSTEER_UTIL_H
 
@@ -27,6 +27,10 @@ char *qs_hex_encode(char *out, const uint8_t *in, size_t len);
 /* qs_random fills |buf| from the kernel CSPRNG (getrandom).  Returns 0 or
  * QS_ERR_CRYPTO. */
 int qs_random(void *buf, size_t len);
+
+/* qs_mkdir_p creates directory |dir| and its missing parents with |mode|.
+ * Returns 0 (also if it exists) or QS_ERR_SYS (errno set). */
+int qs_mkdir_p(const char *dir, unsigned mode);
 
 #ifdef __cplusplus
 }

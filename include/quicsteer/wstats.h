@@ -75,7 +75,13 @@ struct qs_wstats {
   uint64_t token_accepted;     /* Initials whose NEW_TOKEN token validated them */
   uint64_t fwd_busy;     /* relayed datagrams dropped: the live owner's queue was full */
   uint64_t peers_refused; /* control/relay connections from another user, refused */
-  uint64_t pad[20];      /* room to grow without changing the record size */
+  /* TLS (src/server/quic/tickets.c, docs/tls.md) */
+  uint64_t tls_full;       /* handshakes completed without resumption */
+  uint64_t tls_resumed;    /* handshakes completed resuming a session ticket */
+  uint64_t early_accepted; /* 0-RTT offered and accepted */
+  uint64_t early_rejected; /* 0-RTT offered and refused (client resends in 1-RTT) */
+  uint64_t early_deferred; /* unsafe requests in 0-RTT held until the handshake completed */
+  uint64_t pad[15];        /* room to grow without changing the record size */
 };
 
 #endif

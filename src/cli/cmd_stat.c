@@ -75,6 +75,11 @@ static const struct {
     {"token_accepted", offsetof(struct qs_wstats, token_accepted), 0},
     {"fwd_busy", offsetof(struct qs_wstats, fwd_busy), 0},
     {"peers_refused", offsetof(struct qs_wstats, peers_refused), 0},
+    {"tls_full", offsetof(struct qs_wstats, tls_full), 0},
+    {"tls_resumed", offsetof(struct qs_wstats, tls_resumed), 0},
+    {"early_accepted", offsetof(struct qs_wstats, early_accepted), 0},
+    {"early_rejected", offsetof(struct qs_wstats, early_rejected), 0},
+    {"early_deferred", offsetof(struct qs_wstats, early_deferred), 0},
 };
 #define NWFIELDS (sizeof wfields / sizeof wfields[0])
 /* the columns of the table (the JSON has them all) */
@@ -255,6 +260,20 @@ static void print_table(const char *name, const struct snap *s, const struct sna
           printf(" %9llu/s ", (unsigned long long)((double)(v - wget(&pg->w[w], f)) / dt + 0.5));
         else
           printf(" %12llu", (unsigned long long)v);
+      }
+      printf("\n");
+    }
+    /* TLS, summed over the workers (per worker in --json) */
+    {
+      static const char *const tls_cols[] = {"tls_full", "tls_resumed", "early_accepted",
+                                             "early_rejected", "early_deferred"};
+      printf("  tls:");
+      for (c = 0; c < sizeof tls_cols / sizeof tls_cols[0]; c++) {
+        size_t f = wfield(tls_cols[c]);
+        uint64_t v = 0;
+        for (w = 0; w < g->hdr.nworkers; w++)
+          v += wget(&g->w[w], f);
+        printf(" %s %llu", tls_cols[c], (unsigned long long)v);
       }
       printf("\n");
     }

@@ -268,6 +268,8 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t sid, int fin, void *cud, voi
   (void)cud;
   if (!s || s->r->headers_done)
     return 0;
+  /* complete before the handshake: it may be a replayed 0-RTT request */
+  s->r->early_data = !s->c->handshake_done;
   qs_req_headers_done(s->r, fin);
   return 0;
 }
@@ -352,6 +354,11 @@ void qs_h3_free(struct qs_conn *c) {
     qs_req_abort(s->r); /* the connection went away with the request */
     stream_free(c, s);
   }
+}
+
+void qs_h3_handshake_completed(struct qs_conn *c) {
+  for (struct qs_stream *s = c->streams; s; s = s->next)
+    qs_req_release(s->r);
 }
 
 int qs_h3_pending(struct qs_conn *c) {

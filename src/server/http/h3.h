@@ -20,6 +20,10 @@ int qs_h3_setup(struct qs_conn *c);
 /* qs_h3_free deletes the nghttp3 connection and every request stream. */
 void qs_h3_free(struct qs_conn *c);
 
+/* qs_h3_handshake_completed lets the requests held back because they came
+ * in 0-RTT with an unsafe method go on (qs_req_release). */
+void qs_h3_handshake_completed(struct qs_conn *c);
+
 /* qs_h3_pending resumes the streams whose body has data again and resets
  * those whose response was cut off (a file that cannot be read, an
  * upstream that died).  Must not run while ngtcp2 is coalescing a packet.

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "h1.h"
 #include "proxy.h"
 #include "static.h"
 #include "stats.h"
@@ -379,12 +380,44 @@ void qs_req_field(struct qs_req *r, const char *name, size_t namelen, const char
   }
 }
 
+static void route(struct qs_req *r);
+
 void qs_req_headers_done(struct qs_req *r, int fin) {
-  const struct qs_proxy_route *route;
-  const char *path;
   r->headers_done = 1;
   r->body_fin = (uint8_t)fin;
   hdr_unlink(r);
+  /* RFC 8470: only what is safe to repeat runs before the handshake */
+  if (r->early_data && !r->bad && r->mkind != QS_REQ_GET && r->mkind != QS_REQ_HEAD) {
+    r->held = 1;
+    r->held_fin = (uint8_t)fin;
+    r->body_fin = 0;
+    QS_STAT_ADD(r->hw->st, early_deferred, 1);
+    return;
+  }
+  route(r);
+}
+
+void qs_req_release(struct qs_req *r) {
+  struct qs_buf *b = r->held_body;
+  if (!r->held)
+    return;
+  r->held = 0;
+  r->early_data = 0; /* answered after the handshake: not a replay */
+  r->held_body = NULL;
+  r->body_fin = r->held_fin;
+  route(r);
+  if (b) {
+    qs_req_body(r, b->p + b->off, qs_buf_pending(b));
+    qs_buf_free(b);
+    free(b);
+  }
+  if (r->held_end && !r->held_fin)
+    qs_req_end(r);
+}
+
+static void route(struct qs_req *r) {
+  const struct qs_proxy_route *route;
+  const char *path;
   if (r->bad) {
     qs_req_error(r, r->bad);
     return;
@@ -406,6 +439,16 @@ void qs_req_headers_done(struct qs_req *r, int fin) {
 }
 
 void qs_req_body(struct qs_req *r, const uint8_t *data, size_t len) {
+  if (r->held) {
+    /* kept, credit withheld, until qs_req_release */
+    if (!r->held_body)
+      r->held_body = calloc(1, sizeof *r->held_body);
+    if (!r->held_body || qs_buf_add(r->held_body, data, len) != 0) {
+      r->held = 0;
+      qs_req_error(r, 500);
+    }
+    return;
+  }
   r->body_rx += len;
   if (r->h && r->h->on_body && !r->was_reset)
     r->h->on_body(r, data, len);
@@ -414,6 +457,10 @@ void qs_req_body(struct qs_req *r, const uint8_t *data, size_t len) {
 }
 
 void qs_req_end(struct qs_req *r) {
+  if (r->held) {
+    r->held_end = 1;
+    return;
+  }
   r->body_fin = 1;
   if (r->h && r->h->on_end && !r->was_reset)
     r->h->on_end(r);
@@ -471,6 +518,10 @@ void qs_req_close(struct qs_req *r) {
     hw->on_done(hw->done_arg, &ev);
   }
   qs_req_set_handler(r, NULL, NULL);
+  if (r->held_body) {
+    qs_buf_free(r->held_body);
+    free(r->held_body);
+  }
   qs_fields_free(&r->fields);
   qs_fields_free(&r->resp);
   qs_mpool_release(r->hw->mem, r);

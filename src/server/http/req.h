@@ -38,6 +38,7 @@ struct qs_wstats;
 struct qs_proxy_table;
 struct qs_proxy_worker;
 struct qs_req;
+struct qs_buf;
 
 #define QS_FIELDS_MAX_DEFAULT 16384 /* request header section, octets (RFC 9114 s4.2.2) */
 #define QS_RESP_FIELDS_MAX 65536    /* a response header section from an upstream */
@@ -195,7 +196,9 @@ struct qs_req {
   int32_t method, path, authority, scheme; /* offsets into fields.buf, -1: absent */
   uint8_t mkind;          /* QS_REQ_* */
   uint16_t bad;           /* a status the request earned before routing (400, 431) */
-  uint8_t early_data;     /* arrived in 0-RTT (set by the front) */
+  uint8_t early_data;     /* complete before the handshake: may be a 0-RTT replay (front) */
+  uint8_t held, held_fin, held_end; /* early, unsafe: waits for qs_req_release */
+  struct qs_buf *held_body; /* request body received while held (flow control bounds it) */
   uint8_t headers_done;
   uint8_t body_fin;       /* the request body is complete */
   int64_t content_length; /* -1: the client sent none */
@@ -230,6 +233,13 @@ void qs_req_field(struct qs_req *r, const char *name, size_t namelen, const char
 /* qs_req_headers_done routes the request to its handler (|fin|: there is
  * no body) and starts it. */
 void qs_req_headers_done(struct qs_req *r, int fin);
+
+/* qs_req_release: the front's handshake completed.  A request it marked
+ * early_data whose method is not safe (anything but GET and HEAD) was
+ * held at qs_req_headers_done, its body kept without returning credit: it
+ * is routed now, as a request that is no longer early, and gets its body.
+ * A replayed 0-RTT request never gets here (docs/tls.md). */
+void qs_req_release(struct qs_req *r);
 
 /* qs_req_body passes request body octets to the handler. */
 void qs_req_body(struct qs_req *r, const uint8_t *data, size_t len);

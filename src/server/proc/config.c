@@ -62,6 +62,9 @@ static const char usage_text[] =
     "      --takeover           join a running instance NAME as its successor\n"
     "      --drain-timeout S    seconds to finish requests on SIGTERM (default: 5)\n"
     "      --idle-timeout S     close connections idle for S seconds (default: 30)\n"
+    "      --ticket-lifetime S  TLS session ticket lifetime in seconds; keys rotate\n"
+    "                           every 3 lifetimes (default: 21600)\n"
+    "      --no-early-data      do not accept 0-RTT (tickets still resume)\n"
     "      --detach             return once the server serves (for systemd reload)\n"
     "      --proxy PREFIX=URL   send requests whose path starts with PREFIX to URL\n"
     "                           (http://HOST:PORT or unix:/PATH; several URLs\n"
@@ -128,6 +131,8 @@ enum {
   OPT_HANDSHAKE_TIMEOUT,
   OPT_USER,
   OPT_KEY_RETIRE,
+  OPT_TICKET_LIFETIME,
+  OPT_NO_EARLY_DATA,
 };
 
 static const struct option long_options[] = {
@@ -171,6 +176,8 @@ static const struct option long_options[] = {
     {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"user", required_argument, NULL, OPT_USER},
     {"key-retire", required_argument, NULL, OPT_KEY_RETIRE},
+    {"ticket-lifetime", required_argument, NULL, OPT_TICKET_LIFETIME},
+    {"no-early-data", no_argument, NULL, OPT_NO_EARLY_DATA},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -368,6 +375,7 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->proxy_pool_idle = QS_DEFAULT_PROXY_POOL_IDLE;
   cfg->proxy_pool_max = QS_DEFAULT_PROXY_POOL_MAX;
   cfg->key_retire_s = QS_DEFAULT_KEY_RETIRE_S;
+  cfg->ticket_lifetime_s = QS_DEFAULT_TICKET_LIFETIME_S;
 }
 
 static void default_listen(struct qs_config *cfg) {
@@ -475,6 +483,15 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_BYTES_ENDPOINT:
       cfg->bytes_endpoint = 1;
+      break;
+    case OPT_TICKET_LIFETIME:
+      if (parse_uint(optarg, 1, QS_MAX_TICKET_LIFETIME_S, &v) != 0)
+        return usage_error("bad --ticket-lifetime '%s' (want 1..%d seconds)", optarg,
+                           QS_MAX_TICKET_LIFETIME_S);
+      cfg->ticket_lifetime_s = (unsigned)v;
+      break;
+    case OPT_NO_EARLY_DATA:
+      cfg->no_early_data = 1;
       break;
     case OPT_INITIAL_RTT:
       if (parse_uint(optarg, 1, 10000, &v) != 0)

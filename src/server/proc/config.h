@@ -21,6 +21,8 @@
 #define QS_DEFAULT_RETRY_AUTO_HANDSHAKES 128
 #define QS_DEFAULT_MAX_CONNS 4096
 #define QS_DEFAULT_HANDSHAKE_TIMEOUT_S 5.0
+#define QS_DEFAULT_TICKET_LIFETIME_S 21600
+#define QS_MAX_TICKET_LIFETIME_S 604800 /* RFC 8446 s4.6.1 */
 #define QS_NAME_MAX 64
 #define QS_PROXY_ARGS 64             /* --proxy options */
 #define QS_DEFAULT_MAX_HEADER 16384  /* request header section, octets */
@@ -87,6 +89,8 @@ struct qs_config {
   int bytes_endpoint;
   const char *user;    /* --user: run as this user once set up (NULL: stay) */
   double key_retire_s; /* --key-retire: latest retirement of a rotated-out key */
+  unsigned ticket_lifetime_s;
+  int no_early_data;
 };
 
 enum { QS_ACCESS_LOG_COMBINED = 0, QS_ACCESS_LOG_JSON = 1 };

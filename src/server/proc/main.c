@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
   struct qs_metrics metrics = {.fd = -1};
   struct qs_control ctl = {.lfd = -1, .sigfd = -1, .ready_fd = -1};
   char err[512], why[256] = "", warn[512];
-  int rv, exit_code = QS_EXIT_FAIL, tls_ok = 0, stats_ok = 0;
+  int rv, exit_code = QS_EXIT_FAIL, tls_ok = 0, stats_ok = 0, tickets_ok = 0;
   uid_t run_uid = 0;
   gid_t run_gid = 0;
   sigset_t set;
@@ -336,6 +336,16 @@ int main(int argc, char **argv) {
   if (qs_token_key_init(&srv.token_key, &srv.secret) != 0) {
     die("cannot derive the token key");
     goto out;
+  }
+  {
+    uint8_t ctx[QS_EARLY_CTX_LEN];
+    qs_conn_early_context(&srv, ctx);
+    if (qs_tickets_init(&srv.tickets, srv.shared_secret ? &srv.secret : NULL, cfg.name, ctx,
+                        sizeof ctx, cfg.ticket_lifetime_s, err, sizeof err) != 0) {
+      die("%s", err);
+      goto out;
+    }
+    tickets_ok = 1;
   }
 
   srv.workers = calloc(srv.nworkers, sizeof *srv.workers);
@@ -494,8 +504,11 @@ out:
   }
   if (stats_ok)
     qs_stats_close(&srv.stats);
+  if (tickets_ok && !srv.shared_secret)
+    qs_tickets_release(cfg.name);
   qs_control_close(&ctl);
   qs_keys_free(&srv.keys);
+  qs_tickets_free(&srv.tickets);
   qs_secret_wipe(&srv.secret);
   qs_docroot_close(&srv.root);
   free(srv.proxy);

@@ -23,6 +23,7 @@
 #include "quicsteer/reset.h"
 #include "quicsteer/steer.h"
 #include "stats.h"
+#include "tickets.h"
 #include "tls.h"
 #include "keys.h"
 #include "token.h"
@@ -36,6 +37,7 @@ struct qs_server {
   struct qs_secret secret;
   int shared_secret; /* from --secret-file: other generations derive the same keys */
   struct qs_token_key token_key;
+  struct qs_tickets tickets; /* tickets.h: shared by every worker and generation */
   struct qs_keys keys; /* keys.h: workers read qs_keys_current(&srv->keys) */
   uint32_t cidlen;
   uint16_t generation;

@@ -13,21 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static int mkdir_p(const char *dir) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-      return -1;
-    *p = '/';
-  }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-    return -1;
-  return 0;
-}
+#include "quicsteer/util.h"
 
 int qs_stats_open(struct qs_stats *st, const char *name, uint16_t generation, unsigned nworkers,
                   int steering, char *warn, size_t warnlen) {
@@ -41,7 +27,7 @@ int qs_stats_open(struct qs_stats *st, const char *name, uint16_t generation, un
   st->maplen = sizeof(struct qs_wstats_file) + (size_t)nworkers * sizeof(struct qs_wstats);
   snprintf(dir, sizeof dir, "%s/%s", QS_WSTATS_DIR, name);
   snprintf(st->path, sizeof st->path, "%s/gen-%u.stats", dir, generation);
-  if (mkdir_p(dir) != 0) {
+  if (qs_mkdir_p(dir, 0755) != 0) {
     snprintf(warn, warnlen, "cannot create %s: %s", dir, strerror(errno));
   } else {
     fd = open(st->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -156,6 +142,11 @@ static const struct metric metrics[] = {
     M(token_accepted, 0, "Initials whose NEW_TOKEN token validated the address."),
     M(fwd_busy, 0, "Datagrams for a live owner dropped because its relay queue was full."),
     M(peers_refused, 0, "Control or relay connections refused: the peer was another user."),
+    M(tls_full, 0, "TLS handshakes completed without resumption."),
+    M(tls_resumed, 0, "TLS handshakes completed resuming a session ticket."),
+    M(early_accepted, 0, "Connections whose 0-RTT data was accepted."),
+    M(early_rejected, 0, "Connections whose 0-RTT data was refused (resent in 1-RTT)."),
+    M(early_deferred, 0, "Unsafe requests received in 0-RTT, held until the handshake completed."),
 };
 #undef M
 

@@ -395,6 +395,8 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   if (qs_cidtab_init(&w->tab) != 0 ||
       qs_rxbatch_init(&w->rx) != 0)
     return -1;
+  if (!srv->cfg->no_early_data && qs_replay_init(&w->replay, QS_REPLAY_SLOTS, QS_REPLAY_WINDOW_S) != 0)
+    return -1;
   w->txbuf = malloc(QS_TX_BUF);
   w->loop = ev_loop_new(EVFLAG_AUTO);
   if (!w->txbuf || !w->loop)
@@ -488,6 +490,7 @@ void qs_worker_free(struct qs_worker *w) {
   qs_cidtab_free(&w->tab);
   qs_mpool_free(&w->mem);
   qs_rxbatch_free(&w->rx);
+  qs_replay_free(&w->replay);
   free(w->txbuf);
   w->loop = NULL;
 }

@@ -18,6 +18,7 @@
 #include "fwd.h"
 #include "mpool.h"
 #include "req.h"
+#include "replay.h"
 #include "quicsteer/steer_abi.h"
 #include "quicsteer/wstats.h"
 #include "udp.h"
@@ -90,6 +91,7 @@ struct qs_worker {
   struct qs_http_worker http; /* the HTTP layer: file cache, upstream pools */
   struct qs_mpool mem; /* ngtcp2's and nghttp3's allocator for this worker's connections */
   struct qs_accesslog_w alog; /* alog.on: --access-log */
+  struct qs_replay replay; /* 0-RTT ClientHellos seen (unused with --no-early-data) */
   struct qs_wstats *st;
   struct qs_rxbatch rx;
   uint8_t *txbuf; /* QS_TX_BUF octets: one GSO batch */

@@ -95,6 +95,20 @@ static void issue_token(struct qs_conn *c) {
     QS_STAT_ADD(c->w->st, new_token_tx, 1);
 }
 
+static void count_tls(struct qs_conn *c) {
+  struct qs_wstats *st = c->w->st;
+  if (gnutls_session_is_resumed(c->tls))
+    QS_STAT_ADD(st, tls_resumed, 1);
+  else
+    QS_STAT_ADD(st, tls_full, 1);
+  if (!c->early_offered)
+    return;
+  if (gnutls_session_get_flags(c->tls) & GNUTLS_SFLAGS_EARLY_DATA)
+    QS_STAT_ADD(st, early_accepted, 1);
+  else
+    QS_STAT_ADD(st, early_rejected, 1);
+}
+
 static int cb_handshake_completed(ngtcp2_conn *q, void *user_data) {
   struct qs_conn *c = user_data;
   (void)q;
@@ -112,6 +126,12 @@ static int cb_handshake_completed(ngtcp2_conn *q, void *user_data) {
     c->ccerr_set = 1;
     return NGTCP2_ERR_CALLBACK_FAILURE;
   }
+  count_tls(c);
+  if (qs_tls_send_ticket(c->tls) != 0)
+    QS_DEBUG(c->w->index, "cannot send a session ticket");
+  /* requests held back while they could have been replays */
+  if (c->h3)
+    qs_h3_handshake_completed(c);
   return 0;
 }
 
@@ -416,6 +436,11 @@ void qs_conn_shutdown(struct qs_conn *c, int final) {
     return;
   }
   if (!final && c->goaway == 0) {
+    /* A successor refuses 0-RTT on tickets older than itself (replay.h):
+     * a fresh ticket lets this client come back to it with 0-RTT. */
+    if (c->handshake_done && __atomic_load_n(&c->w->srv->successor, __ATOMIC_ACQUIRE) &&
+        qs_tls_send_ticket(c->tls) != 0)
+      QS_DEBUG(c->w->index, "cannot send a session ticket");
     nghttp3_conn_submit_shutdown_notice(c->h3);
     c->goaway = 1;
   } else if (final && c->goaway < 2) {
@@ -428,6 +453,49 @@ void qs_conn_shutdown(struct qs_conn *c, int final) {
 }
 
 /* ---- creation ---- */
+
+/* The transport parameters every connection starts with; qs_conn_accept
+ * adds those of the connection. */
+static void base_params(const struct qs_server *srv, ngtcp2_transport_params *params) {
+  ngtcp2_transport_params_default(params);
+  params->initial_max_stream_data_bidi_local = 256 * 1024;
+  params->initial_max_stream_data_bidi_remote = 256 * 1024;
+  params->initial_max_stream_data_uni = 256 * 1024;
+  params->initial_max_data = 1024 * 1024;
+  params->initial_max_streams_bidi = QS_MAX_STREAMS_BIDI;
+  params->initial_max_streams_uni = 3;
+  params->max_idle_timeout = (ngtcp2_duration)srv->cfg->idle_timeout_s * NGTCP2_SECONDS;
+  params->max_udp_payload_size = QS_RX_MAX_UDP;
+  params->active_connection_id_limit = 8;
+}
+
+void qs_conn_early_context(const struct qs_server *srv, uint8_t out[QS_EARLY_CTX_LEN]) {
+  ngtcp2_transport_params p;
+  base_params(srv, &p);
+  /* what a client remembers for 0-RTT (RFC 9000 s7.4.1, RFC 9221 s3) */
+  const uint64_t v[QS_EARLY_CTX_LEN / 8] = {
+      p.initial_max_data,         p.initial_max_stream_data_bidi_local,
+      p.initial_max_stream_data_bidi_remote, p.initial_max_stream_data_uni,
+      p.initial_max_streams_bidi, p.initial_max_streams_uni,
+      p.active_connection_id_limit, p.max_datagram_frame_size,
+  };
+  for (size_t i = 0; i < QS_EARLY_CTX_LEN / 8; i++)
+    for (int b = 0; b < 8; b++)
+      out[i * 8 + (size_t)b] = (uint8_t)(v[i] >> (56 - 8 * b));
+}
+
+/* Before the server reads the ClientHello: note whether the client sends
+ * 0-RTT, to count acceptance and refusal when the handshake completes. */
+static int hello_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+                      const gnutls_datum_t *msg) {
+  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(s);
+  struct qs_conn *c = ref->user_data;
+  (void)htype;
+  (void)when;
+  if (incoming && qs_tls_hello_offers_early_data(msg))
+    c->early_offered = 1;
+  return 0;
+}
 
 static FILE *open_qlog(const char *dir, const ngtcp2_cid *scid) {
   char hex[2 * NGTCP2_MAX_CIDLEN + 1], path[PATH_MAX];
@@ -484,16 +552,7 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
     }
   }
 
-  ngtcp2_transport_params_default(&params);
-  params.initial_max_stream_data_bidi_local = 256 * 1024;
-  params.initial_max_stream_data_bidi_remote = 256 * 1024;
-  params.initial_max_stream_data_uni = 256 * 1024;
-  params.initial_max_data = 1024 * 1024;
-  params.initial_max_streams_bidi = QS_MAX_STREAMS_BIDI;
-  params.initial_max_streams_uni = 3;
-  params.max_idle_timeout = (ngtcp2_duration)w->srv->cfg->idle_timeout_s * NGTCP2_SECONDS;
-  params.max_udp_payload_size = QS_RX_MAX_UDP;
-  params.active_connection_id_limit = 8;
+  base_params(srv, &params);
   params.stateless_reset_token_present = 1;
   qs_reset_token(&srv->secret, scid.data, scid.datalen, params.stateless_reset_token);
   if (odcid) {
@@ -511,10 +570,13 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
     c->q = NULL;
     goto fail;
   }
-  if (qs_tls_session_new(&srv->tls, &c->tls, &c->ref) != 0) {
+  if (qs_tls_session_new(&srv->tls, &srv->tickets, srv->cfg->no_early_data ? NULL : &w->replay,
+                         &c->tls, &c->ref) != 0) {
     QS_WARN(w->index, "cannot create a TLS session");
     goto fail;
   }
+  gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE,
+                                     hello_hook);
   ngtcp2_conn_set_tls_native_handle(c->q, c->tls);
 
   /* link first: qs_conn_kill undoes exactly this */

@@ -74,6 +74,7 @@ struct qs_conn {
   struct qs_stream *failed;  /* streams whose file could not be read */
   int goaway;                /* 1: shutdown notice sent, 2: final GOAWAY sent */
   int handshake_done;
+  int early_offered; /* the ClientHello announced 0-RTT */
 
   FILE *qlog;
 };
@@ -124,6 +125,13 @@ void qs_conn_free(struct qs_conn *c);
  * connection's own list in step.  Return 0 or -1. */
 int qs_conn_add_cid(struct qs_conn *c, const ngtcp2_cid *cid);
 void qs_conn_remove_cid(struct qs_conn *c, const ngtcp2_cid *cid);
+
+/* qs_conn_early_context writes the transport parameters a client keeps
+ * for 0-RTT, as the session ticket key's context (tickets.h): a process
+ * with other limits cannot resume the tickets of this one. */
+#define QS_EARLY_CTX_LEN 64
+struct qs_server;
+void qs_conn_early_context(const struct qs_server *srv, uint8_t out[QS_EARLY_CTX_LEN]);
 
 /* ---- between conn.c and conn_tx.c ---- */
 

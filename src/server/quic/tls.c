@@ -62,23 +62,50 @@ void qs_tls_free(struct qs_tls *t) {
   memset(t, 0, sizeof *t);
 }
 
-int qs_tls_session_new(const struct qs_tls *t, gnutls_session_t *ps, ngtcp2_crypto_conn_ref *ref) {
+int qs_tls_session_new(const struct qs_tls *t, const struct qs_tickets *tk, struct qs_replay *rp,
+                       gnutls_session_t *ps, ngtcp2_crypto_conn_ref *ref) {
   gnutls_session_t s;
   gnutls_datum_t alpn = {.data = (unsigned char *)alpn_h3, .size = sizeof alpn_h3 - 1};
+  /* QUIC carries no EndOfEarlyData message; tickets go out when the
+   * handshake is complete (qs_tls_send_ticket), not inside it */
+  unsigned flags = GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_NO_AUTO_SEND_TICKET;
 
-  /* QUIC carries no EndOfEarlyData message */
-  if (gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_END_OF_EARLY_DATA) != 0)
+  if (rp)
+    flags |= GNUTLS_ENABLE_EARLY_DATA;
+  if (gnutls_init(&s, flags) != 0)
     return -1;
   if (ngtcp2_crypto_gnutls_configure_server_session(s) != 0 ||
       gnutls_priority_set(s, t->prio) != 0 ||
       gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred) != 0 ||
-      gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0) {
+      gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0 ||
+      (tk && qs_tickets_configure(tk, s) != 0)) {
     gnutls_deinit(s);
     return -1;
   }
+  if (rp)
+    qs_replay_enable(rp, s);
   gnutls_session_set_ptr(s, ref);
   *ps = s;
   return 0;
+}
+
+int qs_tls_send_ticket(gnutls_session_t s) { return gnutls_session_ticket_send(s, 1, 0); }
+
+/* ClientHello extension 42 (RFC 8446 s4.2.10): the client sends 0-RTT */
+static int find_early_data(void *ctx, unsigned tls_id, const unsigned char *data, unsigned len) {
+  (void)data;
+  (void)len;
+  if (tls_id == 42)
+    *(int *)ctx = 1;
+  return 0;
+}
+
+int qs_tls_hello_offers_early_data(const gnutls_datum_t *hello) {
+  int found = 0;
+  if (gnutls_ext_raw_parse(&found, find_early_data, hello, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO) !=
+      0)
+    return 0;
+  return found;
 }
 
 int qs_tls_alpn_is_h3(gnutls_session_t s) {

@@ -12,6 +12,9 @@
 #include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "replay.h"
+#include "tickets.h"
+
 struct qs_tls {
   gnutls_certificate_credentials_t cred;
   gnutls_priority_t prio;
@@ -26,8 +29,19 @@ void qs_tls_free(struct qs_tls *t);
 
 /* qs_tls_session_new makes a server session offering ALPN "h3" and
  * configured for QUIC; |ref| is how ngtcp2's crypto callbacks find the
- * connection.  Returns 0 or -1. */
-int qs_tls_session_new(const struct qs_tls *t, gnutls_session_t *ps, ngtcp2_crypto_conn_ref *ref);
+ * connection.  With |tk| it issues and resumes session tickets
+ * (tickets.h); with |rp| as well it accepts 0-RTT under that replay
+ * record (replay.h).  Returns 0 or -1. */
+int qs_tls_session_new(const struct qs_tls *t, const struct qs_tickets *tk, struct qs_replay *rp,
+                       gnutls_session_t *ps, ngtcp2_crypto_conn_ref *ref);
+
+/* qs_tls_send_ticket sends the client one new session ticket (once the
+ * handshake is complete).  Returns 0 or a GnuTLS error code. */
+int qs_tls_send_ticket(gnutls_session_t s);
+
+/* qs_tls_hello_offers_early_data returns 1 if the ClientHello message body
+ * |hello| carries the early_data extension (the client sends 0-RTT). */
+int qs_tls_hello_offers_early_data(const gnutls_datum_t *hello);
 
 /* qs_tls_alpn_is_h3 returns 1 if the handshake selected ALPN "h3". */
 int qs_tls_alpn_is_h3(gnutls_session_t s);
