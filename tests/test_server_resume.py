@@ -20,9 +20,15 @@
             connected during the takeover receives a fresh ticket with the
             GOAWAY and comes back to the successor with 0-RTT.
   no-early-data  tickets still resume; no 0-RTT is offered or accepted.
+  proxy     through --proxy to an HTTP/1.1 upstream: a GET in 0-RTT is
+            forwarded with Early-Data: 1 and the upstream's 425 reaches the
+            client; a POST in 0-RTT is forwarded only after the handshake,
+            without Early-Data, with its whole body; a 1-RTT GET carries none.
 """
+import http.server
 import json
 import os
+import threading
 import shutil
 import stat as statmod
 import subprocess
@@ -243,6 +249,72 @@ def case_no_early_data(server, cli, tmp):
         srv.stop_and_check()
 
 
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """Records what reached it; /too-early answers 425 to early data."""
+    seen = []
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, body=b""):
+        early = self.headers.get("Early-Data")
+        Upstream.seen.append((self.command, self.path, early, body))
+        status = 425 if self.path.endswith("/too-early") and early == "1" else 200
+        out = b"upstream %s %s early=%s body=%d\n" % (self.command.encode(), self.path.encode(),
+                                                      str(early).encode(), len(body))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def do_GET(self):
+        self.answer()
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.answer(self.rfile.read(n))
+
+    def log_message(self, *args):
+        pass
+
+
+def case_proxy(server, cli, tmp):
+    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    name = unique_name("rp")
+    srv = Server(server, tmp, ["--workers", "2", "--proxy",
+                               "/up=http://127.0.0.1:%d" % up.server_address[1]], name=name)
+    try:
+        c = Client(tmp, "p")
+        rc, out = c.run(srv.port, "/up/first")
+        check(rc == 0 and Upstream.seen and Upstream.seen[-1][2] is None,
+              "1-RTT GET proxied without Early-Data (%s)" % (Upstream.seen[-1:],))
+        rc, out = c.run(srv.port, "/up/early")
+        check(REJECTED not in out and response_headers(out).get(":status") == "200",
+              "0-RTT GET proxied and answered")
+        check(Upstream.seen[-1][:3] == ("GET", "/up/early", "1"),
+              "the upstream saw Early-Data: 1 (%s)" % (Upstream.seen[-1][:3],))
+        rc, out = c.run(srv.port, "/up/too-early")
+        check(REJECTED not in out and response_headers(out).get(":status") == "425",
+              "the upstream's 425 Too Early reaches the client (%s)"
+              % response_headers(out).get(":status"))
+        body = os.path.join(tmp, "pbody")
+        data = os.urandom(20000)
+        with open(body, "wb") as f:
+            f.write(data)
+        rc, out = c.run(srv.port, "/up/post", extra=["-m", "POST", "-d", body])
+        ws = workers_of(cli, name, srv.generation)
+        check(REJECTED not in out and response_headers(out).get(":status") == "200",
+              "0-RTT POST proxied and answered")
+        check(total(ws, "early_deferred") == 1, "the POST waited for the handshake")
+        check(Upstream.seen[-1][:3] == ("POST", "/up/post", None) and
+              Upstream.seen[-1][3] == data,
+              "the upstream got the POST after the handshake: no Early-Data, whole body")
+        check(total(ws, "early_accepted") == 3, "3 connections with 0-RTT accepted (%d)"
+              % total(ws, "early_accepted"))
+    finally:
+        srv.stop_and_check()
+        up.shutdown()
+
+
 def main():
     server, cli, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     need_gtlsclient()
@@ -253,6 +325,8 @@ def main():
         case_takeover(server, cli, tmp, sys.argv[4:])
     elif mode == "no-early-data":
         case_no_early_data(server, cli, tmp)
+    elif mode == "proxy":
+        case_proxy(server, cli, tmp)
     else:
         print("unknown mode %s" % mode, file=sys.stderr)
         sys.exit(2)
