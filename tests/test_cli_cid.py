@@ -156,9 +156,44 @@ def test_layout():
     ok("cid", "decode", "--layout", "--plaintext", "--no-encode-len", cid)
 
 
+# Server ID in the clear (docs/fleet.md): the keyed rows of tests/test_lb.c's
+# hand-checked table, from tools/lb_clear_vectors.py (an independent
+# implementation): cr 2, generation 3, worker 9.
+CLEAR = [
+    ("2a", 18, "a0a1a2a3a4a5a6a7a8a9aaab", "512a0be9a0b987771f712c4efea75b1a8b29"),
+    ("0001", 19, "a0a1a2a3a4a5a6a7a8a9aaab", "5200010be9a0b987771f712c4efea75b1a8b29"),
+    ("c0ffee", 20, "a0a1a2a3a4a5a6a7a8a9aaab", "53c0ffee0be9a0b987771f712c4efea75b1a8b29"),
+    ("0a000002", 20, "a0a1a2a3a4a5a6a7a8a9aa", "530a000002e0822fee1f3eb19d31592d9d5f1ea3"),
+    ("00112233445566ff", 20, "a0a1a2a3a4a5a6", "5300112233445566ff331b0adfc014645cdfa2ee"),
+]
+
+
+def test_clear():
+    for sid, cid_len, nonce, want in CLEAR:
+        clear = ["--key", KEY, "--server-id-mode", "clear"]
+        # the NLB's spelling: 0x and lowercase hex
+        got = ok("cid", "mint", *clear, "--cr", "2", "--server-id", "0x" + sid, "--generation",
+                 "3", "--worker", "9", "--nonce", nonce)
+        check(got == want, f"clear mint {sid}: got {got}, want {want}")
+        line = ok("cid", "decode", "--layout", *clear, "--host-id-len", str(len(sid) // 2), want)
+        check(line == f"cr=2 server_id={sid} nonce={nonce} host_id={sid} generation=3 worker=9",
+              f"clear decode {want}: {line!r}")
+        ok("cid", "decode", "--layout", *clear, "--server-id", sid, want)
+        other = sid[:-2] + "%02x" % (int(sid[-2:], 16) ^ 1)
+        bad("cid", "decode", "--layout", *clear, "--host-id", other, want)
+        # a plaintext balancer reads the server ID without any key
+        line = ok("cid", "decode", "--plaintext", "--server-id-len", str(len(sid) // 2), want)
+        check(line.startswith(f"cr=2 server_id={sid} nonce="), f"balancer view: {line!r}")
+        # default lengths: 1 + server ID + 16 when it fits, else 20
+        m = ok("cid", "mint", *clear, "--server-id", sid, "--generation", "1", "--worker", "0")
+        check(len(m) == 2 * min(20, 1 + len(sid) // 2 + 16) and m[2:2 + len(sid)] == sid,
+              f"clear default mint {sid}: {m}")
+
+
 def test_help():
     for args in (["--help"], ["cid", "--help"], ["cid", "encode", "--help"],
-                 ["cid", "decode", "--help"], ["cid", "mint", "--help"], ["--version"]):
+                 ["cid", "decode", "--help"], ["cid", "mint", "--help"], ["cid", "lb-config", "--help"],
+                 ["--version"]):
         rc, out, err = run(*args)
         check(rc == 0 and out and err == "", f"{args}: rc={rc} err={err!r}")
     rc, out, _ = run("--help")
@@ -232,7 +267,21 @@ def test_errors():
     bad(*mint, "--generation", "1", "--worker", "1", "--cid-len", "10")
     bad(*mint, "--generation", "1", "--worker", "1", "--cr", "7")
     bad(*mint, "--generation", "1", "--worker", "1", "--host-id", "00" * 12)
-    bad(*mint, "--generation", "1", "--worker", "1", "--host-id", "00" * 11)  # 1+11+4+4 > 20
+    # 1+11+4+4 = 20: the default length grows to fit, as the server's does
+    check(len(ok(*mint, "--generation", "1", "--worker", "1", "--host-id", "00" * 11)) == 40,
+          "11-octet host ID: a 20-octet CID")
+    bad(*mint, "--generation", "1", "--worker", "1", "--cid-len", "19", "--host-id", "00" * 11)
+    bad(*mint, "--generation", "1", "--worker", "1", "--server-id-mode", "clear",
+        "--server-id", "0x" + "00" * 12)
+    bad(*mint, "--generation", "1", "--worker", "1", "--server-id-mode", "plain")
+    bad(*mint, "--generation", "1", "--worker", "1", "--server-id", "0x0g")
+    bad(*mint, "--generation", "1", "--worker", "1", "--server-id", "01", "--host-id", "01")
+    bad(*mint, "--generation", "1", "--worker", "1", "--nonce", "00")
+    bad("cid", "decode", "--plaintext", "--server-id-len", "2", "--server-id-mode", "clear",
+        "10" + "00" * 16)
+    bad("cid", "lb-config", "--name", "no-such-instance-here")
+    bad("cid", "lb-config", "--name", "bad/name")
+    bad("cid", "lb-config", "--key", KEY)
     bad(*mint, "--generation", "1", "--worker", "1", "extra")
     # the command line itself
     bad()
@@ -253,6 +302,7 @@ def main():
         test_vector(v)
     test_draft_example()
     test_layout()
+    test_clear()
     test_help()
     test_errors()
     print(f"{passed} passed, {len(failures)} failed")

@@ -324,6 +324,161 @@ static void test_layout_mint_route(void **state) {
   free(other);
 }
 
+/* ---- server ID in the clear (QUIC-LB plaintext + enciphered routing key) ---- */
+
+/* Hand-checked examples: cr 2, length self-encoded, routing key generation
+ * 3 / worker 9 (00030009), nonce a0 a1 ...  The plaintext rows read off by
+ * hand (first octet 0b010 || CID length - 1, then server ID, routing key,
+ * nonce); the keyed rows, under the draft's test key, from an independent
+ * implementation of the draft's ciphers (tools/lb_clear_vectors.py, AES from
+ * python3-cryptography, itself checked against the draft's example). */
+static const struct {
+  int keyed;
+  const char *sid;
+  uint32_t cid_len;
+  const char *nonce, *cid;
+} clear_vectors[] = {
+    {0, "2a", 18, "a0a1a2a3a4a5a6a7a8a9aaab", "512a00030009a0a1a2a3a4a5a6a7a8a9aaab"},
+    {0, "0001", 19, "a0a1a2a3a4a5a6a7a8a9aaab", "52000100030009a0a1a2a3a4a5a6a7a8a9aaab"},
+    {0, "c0ffee", 20, "a0a1a2a3a4a5a6a7a8a9aaab", "53c0ffee00030009a0a1a2a3a4a5a6a7a8a9aaab"},
+    {0, "0a000002", 20, "a0a1a2a3a4a5a6a7a8a9aa", "530a00000200030009a0a1a2a3a4a5a6a7a8a9aa"},
+    {0, "00112233445566ff", 20, "a0a1a2a3a4a5a6", "5300112233445566ff00030009a0a1a2a3a4a5a6"},
+    {0, "00112233445566ff", 19, "a0a1a2a3a4a5", "5200112233445566ff00030009a0a1a2a3a4a5"},
+    {1, "2a", 18, "a0a1a2a3a4a5a6a7a8a9aaab", "512a0be9a0b987771f712c4efea75b1a8b29"},
+    {1, "0001", 19, "a0a1a2a3a4a5a6a7a8a9aaab", "5200010be9a0b987771f712c4efea75b1a8b29"},
+    {1, "c0ffee", 20, "a0a1a2a3a4a5a6a7a8a9aaab", "53c0ffee0be9a0b987771f712c4efea75b1a8b29"},
+    {1, "0a000002", 20, "a0a1a2a3a4a5a6a7a8a9aa", "530a000002e0822fee1f3eb19d31592d9d5f1ea3"},
+    {1, "00112233445566ff", 20, "a0a1a2a3a4a5a6", "5300112233445566ff331b0adfc014645cdfa2ee"},
+    {1, "00112233445566ff", 19, "a0a1a2a3a4a5", "5200112233445566ff6310f198a4afa4440d9d"},
+};
+
+static const uint8_t draft_key[16] = {0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76, 0x5f, 0x80,
+                                      0x25, 0x69, 0x34, 0xe5, 0x0c, 0x66, 0x20, 0x7f};
+
+static void test_clear_vectors(void **state) {
+  struct qs_cidconf cc, other;
+  uint8_t sid[QS_HOST_ID_MAX], nonce[QS_LB_MAX_BODY], want[QS_MAX_CIDLEN], cid[QS_MAX_CIDLEN];
+  uint8_t got_sid[QS_HOST_ID_MAX], got_nonce[QS_LB_MAX_BODY];
+  size_t i, sl, nl, cl, got_nl;
+  uint32_t rk;
+  struct qs_lb plain;
+
+  (void)state;
+  for (i = 0; i < sizeof(clear_vectors) / sizeof(clear_vectors[0]); i++) {
+    sl = unhex(sid, sizeof(sid), clear_vectors[i].sid);
+    nl = unhex(nonce, sizeof(nonce), clear_vectors[i].nonce);
+    cl = unhex(want, sizeof(want), clear_vectors[i].cid);
+    assert_int_equal(cl, clear_vectors[i].cid_len);
+    assert_int_equal(qs_cidconf_init_mode(&cc, 2, (uint32_t)cl, sid, sl, QS_SID_CLEAR,
+                                          clear_vectors[i].keyed ? draft_key : NULL, 1),
+                     0);
+    assert_int_equal(qs_cidconf_encode(&cc, 0x00030009, nonce, cid), (int)cl);
+    assert_memory_equal(cid, want, cl);
+    rk = 0;
+    assert_int_equal(route_exact(&cc, want, cl, &rk), 0);
+    assert_int_equal(rk, 0x00030009);
+    got_nl = 0;
+    assert_int_equal(qs_cidconf_decode(&cc, want, cl, got_sid, &rk, got_nonce, &got_nl), 0);
+    assert_memory_equal(got_sid, sid, sl);
+    assert_int_equal(rk, 0x00030009);
+    assert_int_equal(got_nl, nl);
+    assert_memory_equal(got_nonce, nonce, nl);
+    /* A plaintext QUIC-LB balancer (AWS NLB, nftables) reads the server ID
+     * as a plain configuration of that server ID length. */
+    init_lb(&plain, 2, sl, cl - 1 - sl, 1, NULL);
+    assert_int_equal(decode_exact(&plain, want, cl, got_sid, NULL), 0);
+    assert_memory_equal(got_sid, sid, sl);
+    qs_lb_free(&plain);
+    /* Another host's server ID is foreign whatever follows it. */
+    sid[sl - 1] ^= 0x80;
+    assert_int_equal(qs_cidconf_init_mode(&other, 2, (uint32_t)cl, sid, sl, QS_SID_CLEAR,
+                                          clear_vectors[i].keyed ? draft_key : NULL, 1),
+                     0);
+    assert_int_equal(route_exact(&other, want, cl, &rk), QS_ERR_FOREIGN);
+    qs_cidconf_free(&other);
+    qs_cidconf_free(&cc);
+  }
+}
+
+/* Round trips over every server ID and CID length, both modes; a clear CID
+ * exposes the server ID and nothing else: with a key, two CIDs of the same
+ * worker share no octet position after the server ID more than chance. */
+static void test_clear_mint_route(void **state) {
+  struct qs_cidconf cc;
+  uint8_t key[16], sid[QS_HOST_ID_MAX], a[QS_MAX_CIDLEN], b[QS_MAX_CIDLEN];
+  uint32_t sl, cl, rk, got;
+  int keyed, n, mode, same = 0, compared = 0;
+  size_t i;
+
+  (void)state;
+  rng_state = 0x5eed0003;
+  for (mode = QS_SID_ENCRYPTED; mode <= QS_SID_CLEAR; mode++)
+    for (sl = 1; sl <= QS_HOST_ID_MAX; sl++)
+      for (cl = qs_cid_len_min(sl); cl <= QS_MAX_CIDLEN; cl++)
+        for (keyed = 0; keyed <= 1; keyed++) {
+          rng_fill(key, sizeof(key));
+          rng_fill(sid, sl);
+          assert_int_equal(qs_cidconf_init_mode(&cc, (uint8_t)rng_below(7), cl, sid, sl, mode,
+                                                keyed ? key : NULL, (int)rng_below(2)),
+                           0);
+          assert_int_equal(qs_route_conf_alg(&cc.rc), cc.lb.p.alg);
+          rk = (uint32_t)rng_next();
+          n = qs_cidconf_mint(&cc, rk, a);
+          assert_int_equal(n, (int)cl);
+          assert_int_equal(qs_cidconf_mint(&cc, rk, b), (int)cl);
+          if (mode == QS_SID_CLEAR) {
+            assert_memory_equal(a + 1, sid, sl);
+            assert_int_equal(cc.rc.p.alg, QS_LB_PLAINTEXT);
+            assert_int_equal(cc.rc.p.sid_len, sl);
+            if (keyed) {
+              for (i = 1 + sl; i < cl; i++, compared++)
+                same += a[i] == b[i];
+            }
+          }
+          got = ~rk;
+          assert_int_equal(route_exact(&cc, a, cl, &got), 0);
+          assert_int_equal(got, rk);
+          assert_int_equal(route_exact(&cc, b, cl, &got), 0);
+          assert_int_equal(got, rk);
+          qs_cidconf_free(&cc);
+        }
+  /* expected compared/256; far fewer than a quarter even for small counts */
+  print_message("clear: %d of %d octets after the server ID alike\n", same, compared);
+  assert_true(same * 16 < compared);
+}
+
+static void test_clear_limits(void **state) {
+  struct qs_cidconf cc;
+  uint8_t sid[QS_LB_MAX_SID] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+
+  (void)state;
+  /* 1 + 8 + 4 + 4 = 17: the shortest for an NLB's 8-octet server ID */
+  assert_int_equal(qs_cid_len_min(8), 17);
+  assert_int_equal(qs_cidconf_init_mode(&cc, 0, 16, sid, 8, QS_SID_CLEAR, draft_key, 0),
+                   QS_ERR_CIDLEN);
+  assert_int_equal(qs_cidconf_init_mode(&cc, 0, 17, sid, 8, QS_SID_CLEAR, draft_key, 0), 0);
+  assert_int_equal(cc.rc.inner_alg, QS_LB_AES_FOURPASS);
+  qs_cidconf_free(&cc);
+  assert_int_equal(qs_cidconf_init_mode(&cc, 0, 20, sid, 12, QS_SID_CLEAR, draft_key, 0),
+                   QS_ERR_CIDLEN);
+  assert_int_equal(qs_cidconf_init_mode(&cc, 0, 20, sid, 11, QS_SID_CLEAR, draft_key, 0), 0);
+  qs_cidconf_free(&cc);
+  assert_int_equal(qs_cidconf_init_mode(&cc, 0, 20, sid, 2, 2, draft_key, 0), QS_ERR_INVAL);
+  assert_int_equal(qs_cidconf_init_mode(&cc, 7, 20, sid, 2, QS_SID_CLEAR, draft_key, 0),
+                   QS_ERR_UNROUTABLE);
+  /* defaults: one AES block after the server ID when it fits, else 20 */
+  assert_int_equal(qs_cid_len_default(QS_SID_CLEAR, 1), 18);
+  assert_int_equal(qs_cid_len_default(QS_SID_CLEAR, 3), 20);
+  assert_int_equal(qs_cid_len_default(QS_SID_CLEAR, 8), 20);
+  assert_int_equal(qs_cid_len_default(QS_SID_CLEAR, 11), 20);
+  assert_int_equal(qs_cid_len_default(QS_SID_CLEAR, 12), 0);
+  assert_int_equal(qs_cid_len_default(QS_SID_ENCRYPTED, 2), 17);
+  assert_int_equal(qs_cid_len_default(QS_SID_ENCRYPTED, 8), 17);
+  assert_int_equal(qs_cid_len_default(QS_SID_ENCRYPTED, 11), 20);
+  assert_int_equal(qs_cid_len_default(QS_SID_ENCRYPTED, 12), 0);
+  assert_int_equal(qs_cid_len_default(QS_SID_ENCRYPTED, 0), 0);
+}
+
 static void test_keyring(void **state) {
   struct qs_keyring *kr = calloc(1, sizeof(*kr));
   uint8_t key[16] = {9}, host[2] = {0, 1}, cid[QS_MAX_CIDLEN], bad[QS_MAX_CIDLEN];
@@ -356,8 +511,33 @@ static void test_keyring(void **state) {
   assert_int_equal(qs_keyring_route(kr, bad, 12, &rk), QS_ERR_UNROUTABLE);
   assert_int_equal(qs_keyring_route(kr, bad, 0, &rk), QS_ERR_EMPTY);
   assert_int_equal(qs_keyring_route(kr, cid, 11, &rk), QS_ERR_CIDLEN);
+  /* encrypted minting: nothing is certainly foreign */
+  assert_int_equal(qs_keyring_foreign(kr, bad, 12), 0);
   qs_cidconf_free(&kr->conf[1]);
   qs_cidconf_free(&kr->conf[4]);
+
+  /* clear minting (server ID 0a0b0c): a CID with another server ID is
+   * foreign under any codepoint, one with ours under none */
+  memset(kr, 0, sizeof(*kr));
+  {
+    static const uint8_t sid[3] = {0x0a, 0x0b, 0x0c};
+    assert_int_equal(qs_cidconf_init_mode(&kr->conf[3], 3, 20, sid, 3, QS_SID_CLEAR, key, 0), 0);
+    kr->valid[3] = 1;
+    kr->mint_cr = 3;
+    assert_int_equal(qs_cidconf_mint(&kr->conf[3], qs_rk_make(1, 1), cid), 20);
+    assert_int_equal(qs_keyring_foreign(kr, cid, 20), 0);
+    memcpy(bad, cid, 20);
+    bad[0] = (uint8_t)(bad[0] & 0x1f); /* codepoint 0: not held */
+    assert_int_equal(qs_keyring_route(kr, bad, 20, &rk), QS_ERR_NOCONF);
+    assert_int_equal(qs_keyring_foreign(kr, bad, 20), 0);
+    bad[3] ^= 0x01;
+    assert_int_equal(qs_keyring_foreign(kr, bad, 20), 1);
+    assert_int_equal(qs_keyring_foreign(kr, bad, 3), 0); /* too short to tell */
+    cid[2] ^= 0x40;
+    assert_int_equal(qs_keyring_route(kr, cid, 20, &rk), QS_ERR_FOREIGN);
+    assert_int_equal(qs_keyring_foreign(kr, cid, 20), 1);
+    qs_cidconf_free(&kr->conf[3]);
+  }
   free(kr);
 }
 
@@ -497,6 +677,9 @@ int main(void) {
       cmocka_unit_test(test_roundtrip_property),
       cmocka_unit_test(test_random_nonce),
       cmocka_unit_test(test_layout_mint_route),
+      cmocka_unit_test(test_clear_vectors),
+      cmocka_unit_test(test_clear_mint_route),
+      cmocka_unit_test(test_clear_limits),
       cmocka_unit_test(test_keyring),
       cmocka_unit_test(test_init_errors),
       cmocka_unit_test(test_encode_errors),

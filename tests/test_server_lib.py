@@ -90,20 +90,21 @@ class Server:
     """One quicsteer-server process."""
 
     def __init__(self, binary, tmp, args, name=None, cert=None, timeout=30, bare=False,
-                 bytes_endpoint=True):
+                 bytes_endpoint=True, prefix=()):
         """bare: run exactly |args| (a --conf file names cert, key, name and
         listen address); |name| is then only the tag of the output files.
         bytes_endpoint: pass --bytes-endpoint (most tests download /bytes/N,
-        which is off by default)."""
+        which is off by default).
+        prefix: runs it elsewhere, e.g. ("nsenter", "--net=/run/netns/NS")."""
         self.tmp = tmp
         self.cert = cert if bare else (cert or make_cert(tmp))
         self.name = name or unique_name("s")
         self.errpath = os.path.join(tmp, "server-%s-%d.err" % (self.name, time.monotonic_ns()))
         self.outpath = self.errpath[:-4] + ".out"
         if bare:
-            cmd = [binary] + list(args)
+            cmd = list(prefix) + [binary] + list(args)
         else:
-            cmd = [binary, "--cert", os.path.join(self.cert, "cert.pem"),
+            cmd = list(prefix) + [binary, "--cert", os.path.join(self.cert, "cert.pem"),
                    "--key", os.path.join(self.cert, "key.pem"), "--name", self.name] + list(args)
         if bytes_endpoint and not bare:
             cmd.append("--bytes-endpoint")
@@ -193,7 +194,7 @@ class Server:
               "handshakes_open", "refused_handshakes", "refused_conns", "refused_stopping",
               "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted",
               "fwd_busy", "peers_refused",
-              "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred")
+              "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred", "drop_foreign")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

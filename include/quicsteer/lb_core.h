@@ -155,32 +155,56 @@ QS_INLINE void qs_lb_decrypt_body(const QS_LB_CIPHER *c, uint8_t alg, uint8_t bo
 
 /* qs_lb_route decodes the |cidlen|-octet CID at |cid| (QS_MAX_CIDLEN octets
  * readable) minted under |rc| and returns its routing key in |*rk|.  The
- * caller has matched the CID's config-rotation bits to |rc|.  Returns 0, or:
+ * caller has matched the CID's config-rotation bits to |rc|.  Both server-ID
+ * modes: encrypted, the whole body is deciphered and starts with the host
+ * ID; clear, octets 1..L must be the host ID (checked before any AES, so a
+ * foreign CID costs none) and the rest is deciphered on its own.  Returns 0,
+ * or:
  *   QS_ERR_CIDLEN   the length is not the configuration's, or the CID
  *                   self-encodes another one;
- *   QS_ERR_FOREIGN  it decodes to another host's ID: not minted here.
+ *   QS_ERR_FOREIGN  its server ID is another host's: not minted here.
  */
 QS_INLINE int qs_lb_route(const QS_LB_CIPHER *c, const struct qs_route_conf *rc,
                           const uint8_t *cid, uint32_t cidlen, uint32_t *rk) {
   uint32_t plen = (uint32_t)rc->p.sid_len + rc->p.nonce_len;
   uint32_t hl = rc->host_id_len, i;
-  uint8_t body[QS_LB_BUF];
+  uint32_t clear = rc->mode == QS_SID_CLEAR;
+  uint32_t off = clear ? hl : 0;   /* where the enciphered part starts */
+  uint32_t rkpos = clear ? 0 : hl; /* where the routing key is in it */
+  uint8_t raw[QS_LB_BUF], body[QS_LB_BUF];
 
   if (cidlen != plen + 1 || plen > QS_LB_MAX_BODY || hl > QS_HOST_ID_MAX)
     return QS_ERR_CIDLEN;
+  if (clear && hl + QS_RK_LEN + QS_LB_MIN_NONCE > plen)
+    return QS_ERR_CIDLEN;
   if (rc->p.encode_len && (cid[0] & 0x1f) != plen)
     return QS_ERR_CIDLEN;
+  for (i = 0; i < QS_LB_BUF; i++)
+    raw[i] = 0;
   for (i = 0; i < QS_LB_MAX_BODY; i++)
-    body[i] = i < plen ? cid[1 + i] : 0;
-  qs_lb_decrypt_body(c, rc->p.alg, body, plen, hl + QS_RK_LEN);
-  for (i = 0; i < QS_HOST_ID_MAX; i++) {
-    if (i >= hl)
-      break;
-    if (body[i] != rc->host_id[i])
-      return QS_ERR_FOREIGN;
+    if (i < plen)
+      raw[i] = cid[1 + i];
+  if (clear) {
+    for (i = 0; i < QS_HOST_ID_MAX; i++) {
+      if (i >= hl)
+        break;
+      if (raw[i] != rc->host_id[i])
+        return QS_ERR_FOREIGN;
+    }
   }
-  *rk = ((uint32_t)body[hl & 15] << 24) | ((uint32_t)body[(hl + 1) & 15] << 16) |
-        ((uint32_t)body[(hl + 2) & 15] << 8) | body[(hl + 3) & 15];
+  for (i = 0; i < QS_LB_BUF; i++)
+    body[i] = i + off < QS_LB_MAX_BODY ? raw[(i + off) & (QS_LB_BUF - 1)] : 0;
+  qs_lb_decrypt_body(c, qs_route_conf_alg(rc), body, plen - off, rkpos + QS_RK_LEN);
+  if (!clear) {
+    for (i = 0; i < QS_HOST_ID_MAX; i++) {
+      if (i >= hl)
+        break;
+      if (body[i] != rc->host_id[i])
+        return QS_ERR_FOREIGN;
+    }
+  }
+  *rk = ((uint32_t)body[rkpos & 15] << 24) | ((uint32_t)body[(rkpos + 1) & 15] << 16) |
+        ((uint32_t)body[(rkpos + 2) & 15] << 8) | body[(rkpos + 3) & 15];
   return 0;
 }
 

@@ -87,12 +87,34 @@ QS_INLINE uint32_t qs_rk_make(uint16_t generation, uint16_t worker) {
 QS_INLINE uint16_t qs_rk_generation(uint32_t rk) { return (uint16_t)(rk >> 16); }
 QS_INLINE uint16_t qs_rk_worker(uint32_t rk) { return (uint16_t)(rk & 0xffff); }
 
+/* Where a CID carries the host's server ID (docs/cid-layout.md, fleet.md). */
+enum qs_sid_mode {
+  /* QUIC-LB encrypted: the whole body (server ID || routing key || nonce)
+   * under the configuration's key; a balancer holding the key decrypts it */
+  QS_SID_ENCRYPTED = 0,
+  /* QUIC-LB plaintext server ID in octets 1..L, then routing key || nonce
+   * under the host's key (a QUIC-LB body of its own, whose server ID is the
+   * routing key), so that a balancer needs no key and observers still learn
+   * nothing beyond the host */
+  QS_SID_CLEAR = 1,
+};
+
 /* What a host needs to route its own CIDs under one configuration. */
 struct qs_route_conf {
-  struct qs_lb_params p; /* p.sid_len == host_id_len + QS_RK_LEN */
-  uint8_t host_id_len;   /* 1..11 */
+  /* the configuration as a fleet balancer sees it: encrypted mode,
+   * p.sid_len == host_id_len + QS_RK_LEN (the host's view); clear mode,
+   * p.sid_len == host_id_len with p.alg plaintext, nonce_len the rest */
+  struct qs_lb_params p;
+  uint8_t host_id_len; /* 1..11: the server ID */
   uint8_t host_id[QS_HOST_ID_MAX];
-  uint8_t pad[4];
+  uint8_t mode;      /* enum qs_sid_mode */
+  uint8_t inner_alg; /* clear mode: enum qs_lb_alg of what follows the server ID */
+  uint8_t pad[2];
 };
+
+/* qs_route_conf_alg: the cipher a host's key drives under |rc|. */
+QS_INLINE uint8_t qs_route_conf_alg(const struct qs_route_conf *rc) {
+  return rc->mode == QS_SID_CLEAR ? rc->inner_alg : rc->p.alg;
+}
 
 #endif

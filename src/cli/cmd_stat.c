@@ -80,6 +80,7 @@ static const struct {
     {"early_accepted", offsetof(struct qs_wstats, early_accepted), 0},
     {"early_rejected", offsetof(struct qs_wstats, early_rejected), 0},
     {"early_deferred", offsetof(struct qs_wstats, early_deferred), 0},
+    {"drop_foreign", offsetof(struct qs_wstats, drop_foreign), 0},
 };
 #define NWFIELDS (sizeof wfields / sizeof wfields[0])
 /* the columns of the table (the JSON has them all) */

@@ -53,8 +53,12 @@ static const char usage_text[] =
     "      --handshake-timeout S  give up handshakes not done in S seconds\n"
     "                           (default: 5)\n"
     "      --qlog-dir DIR       write one qlog file per connection into DIR\n"
-    "      --host-id HEX        host ID carried in connection IDs, 1-11 octets\n"
-    "                           (default: 0001)\n"
+    "      --server-id HEX      this host's server ID in connection IDs, 1-11\n"
+    "                           octets, a leading 0x accepted (default: 0001);\n"
+    "                           --host-id is the old name\n"
+    "      --server-id-mode M   encrypted (default) | clear: whether a fleet\n"
+    "                           balancer reads it with a key or in the clear\n"
+    "                           (docs/fleet.md)\n"
     "      --secret-file FILE   static secret (>= 16 octets, raw or hex) for reset\n"
     "                           tokens, Retry tokens and CID keys (default: random)\n"
     "      --log-level LEVEL    error | warn | info | debug (default: info)\n"
@@ -133,6 +137,8 @@ enum {
   OPT_KEY_RETIRE,
   OPT_TICKET_LIFETIME,
   OPT_NO_EARLY_DATA,
+  OPT_SERVER_ID_MODE,
+  OPT_SERVER_ID,
 };
 
 static const struct option long_options[] = {
@@ -152,6 +158,8 @@ static const struct option long_options[] = {
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"qlog-dir", required_argument, NULL, OPT_QLOG_DIR},
     {"host-id", required_argument, NULL, OPT_HOST_ID},
+    {"server-id", required_argument, NULL, OPT_SERVER_ID},
+    {"server-id-mode", required_argument, NULL, OPT_SERVER_ID_MODE},
     {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"metrics", required_argument, NULL, OPT_METRICS},
@@ -537,12 +545,19 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
     case OPT_QLOG_DIR:
       cfg->qlog_dir = optarg;
       break;
-    case OPT_HOST_ID:
-      n = qs_hex_decode(cfg->host_id, sizeof cfg->host_id, optarg);
+    case OPT_HOST_ID: /* the old name of --server-id */
+    case OPT_SERVER_ID:
+      n = qs_server_id_parse(cfg->host_id, optarg);
       if (n < 1)
-        return usage_error("bad --host-id '%s' (want 1..%d octets of hex)", optarg,
-                           QS_HOST_ID_MAX);
+        return usage_error("bad --%s '%s' (want 1..%d octets of hex, 0x allowed)",
+                           c == OPT_HOST_ID ? "host-id" : "server-id", optarg, QS_LB_MAX_SID);
       cfg->host_id_len = (size_t)n;
+      break;
+    case OPT_SERVER_ID_MODE:
+      n = qs_sid_mode_parse(optarg);
+      if (n < 0)
+        return usage_error("bad --server-id-mode '%s' (want encrypted or clear)", optarg);
+      cfg->sid_mode = n;
       break;
     case OPT_SECRET_FILE:
       cfg->secret_file = optarg;
@@ -614,6 +629,14 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
     return usage_error("--cert FILE is required");
   if (!cfg->key)
     return usage_error("--key FILE is required");
+  /* every CID holds octet 0, the server ID, the routing key and 4 random
+   * octets in at most 20: say so now rather than fail at the first mint */
+  if (qs_cid_len_default(cfg->sid_mode, cfg->host_id_len) == 0)
+    return usage_error("--server-id of %zu octets does not fit: a connection ID (at most %d "
+                       "octets) holds 1 + server ID + 4 (routing key) + %d (random), so at "
+                       "most %d",
+                       cfg->host_id_len, QS_MAX_CIDLEN, QS_CID_MIN_RANDOM,
+                       QS_MAX_CIDLEN - 1 - QS_RK_LEN - QS_CID_MIN_RANDOM);
   if (cfg->nlisten == 0)
     default_listen(cfg);
   return QS_CONFIG_OK;

@@ -63,8 +63,9 @@ struct qs_config {
   unsigned max_conns;
   double handshake_timeout;
   const char *qlog_dir;
-  uint8_t host_id[QS_HOST_ID_MAX];
+  uint8_t host_id[QS_LB_MAX_SID]; /* --server-id; at most QS_HOST_ID_MAX fit a CID */
   size_t host_id_len;
+  int sid_mode; /* enum qs_sid_mode */
   const char *secret_file;
   int log_level;
   int have_metrics;

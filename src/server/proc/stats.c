@@ -147,6 +147,7 @@ static const struct metric metrics[] = {
     M(early_accepted, 0, "Connections whose 0-RTT data was accepted."),
     M(early_rejected, 0, "Connections whose 0-RTT data was refused (resent in 1-RTT)."),
     M(early_deferred, 0, "Unsafe requests received in 0-RTT, held until the handshake completed."),
+    M(drop_foreign, 0, "Datagrams for another host's connection ID, dropped."),
 };
 #undef M
 

@@ -155,6 +155,7 @@ void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const 
   const struct qs_server *srv = w->srv;
   struct qs_hdr h;
   struct qs_conn *c;
+  const struct qs_keyring *kr;
   const uint8_t *dcid;
   uint8_t type;
   uint32_t rk;
@@ -192,7 +193,19 @@ void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const 
   }
   /* not ours: maybe another worker's (a migrated client the kernel hashed
    * elsewhere, or a predecessor generation's connection) */
-  if (!forwarded && !srv->cfg->no_forward && qs_keyring_route(qs_keys_current(&srv->keys), dcid, h.dcid_len, &rk) == 0) {
+  kr = qs_keys_current(&srv->keys);
+  rv = qs_keyring_route(kr, dcid, h.dcid_len, &rk);
+  if (rv != 0 && type == QS_PKT_SHORT && qs_keyring_foreign(kr, dcid, h.dcid_len)) {
+    /* another host's server ID, read in the clear (a fleet balancer sent
+     * it here, or lost its mapping), whatever codepoint it names: no
+     * worker here owns it, and a stateless reset would end a connection
+     * that host may still serve.  (Encrypted mode cannot tell another
+     * host's CID from one of ours under a lost key, and resets; an
+     * Initial's random DCID may look foreign and still starts one.) */
+    QS_STAT_ADD(w->st, drop_foreign, 1);
+    return;
+  }
+  if (!forwarded && !srv->cfg->no_forward && rv == 0) {
     uint16_t gen = qs_rk_generation(rk), wk = qs_rk_worker(rk);
     if (gen == srv->generation && wk != w->index && wk < srv->nworkers) {
       /* a sibling's: relayed, or dropped and counted; never ours to answer */

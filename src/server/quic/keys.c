@@ -31,7 +31,8 @@ static int make_conf(const struct qs_server *srv, struct qs_cidconf *cc, uint16_
   int rv;
   if (derive_key(srv, gen, cr, rotation, key) != 0)
     return -1;
-  rv = qs_cidconf_init(cc, cr, srv->cidlen, cfg->host_id, cfg->host_id_len, key, 0);
+  rv = qs_cidconf_init_mode(cc, cr, srv->cidlen, cfg->host_id, cfg->host_id_len, cfg->sid_mode,
+                            key, 0);
   explicit_bzero(key, sizeof key);
   return rv == 0 ? 0 : -1;
 }
@@ -39,9 +40,9 @@ static int make_conf(const struct qs_server *srv, struct qs_cidconf *cc, uint16_
 /* Another generation's configuration, as the config table holds it. */
 static int import_conf(struct qs_cidconf *cc, const struct qs_lbconf *c) {
   const struct qs_route_conf *rc = &c->rc;
-  int keyed = rc->p.alg != QS_LB_PLAINTEXT;
-  return qs_cidconf_init(cc, rc->p.cr, qs_lb_cid_len(&rc->p), rc->host_id, rc->host_id_len,
-                         keyed ? c->key : NULL, rc->p.encode_len) == 0
+  int keyed = qs_route_conf_alg(rc) != QS_LB_PLAINTEXT;
+  return qs_cidconf_init_mode(cc, rc->p.cr, qs_lb_cid_len(&rc->p), rc->host_id, rc->host_id_len,
+                              rc->mode, keyed ? c->key : NULL, rc->p.encode_len) == 0
              ? 0
              : -1;
 }
@@ -163,9 +164,7 @@ int qs_keys_init(struct qs_server *srv) {
   struct qs_keys *k = &srv->keys;
   int cr;
 
-  srv->cidlen = QS_CID_LEN_DEFAULT;
-  if (1 + cfg->host_id_len + QS_RK_LEN + QS_CID_MIN_RANDOM > srv->cidlen)
-    srv->cidlen = (uint32_t)(1 + cfg->host_id_len + QS_RK_LEN + QS_CID_MIN_RANDOM);
+  srv->cidlen = qs_cid_len_default(cfg->sid_mode, cfg->host_id_len);
   if (srv->steer) {
     cr = qs_steer_free_cr(srv->steer);
     if (cr < 0) {
