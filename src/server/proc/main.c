@@ -348,11 +348,13 @@ int main(int argc, char **argv) {
     tickets_ok = 1;
   }
 
-  srv.workers = calloc(srv.nworkers, sizeof *srv.workers);
+  /* cache-line aligned (struct qs_worker): calloc only promises 16 */
+  srv.workers = aligned_alloc(QS_CACHE_LINE, srv.nworkers * sizeof *srv.workers);
   if (!srv.workers) {
     die("out of memory");
     goto out;
   }
+  memset(srv.workers, 0, srv.nworkers * sizeof *srv.workers);
   for (unsigned i = 0; i < srv.nworkers; i++) {
     srv.workers[i].fwd_fd = srv.workers[i].stopfd = -1;
     for (int g = 0; g < QS_MAX_GROUPS; g++)

@@ -459,6 +459,10 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   return 0;
 }
 
+_Static_assert(_Alignof(struct qs_worker) == QS_CACHE_LINE &&
+                   sizeof(struct qs_worker) % QS_CACHE_LINE == 0,
+               "one worker per set of cache lines");
+
 static void *worker_main(void *arg) {
   struct qs_worker *w = arg;
   ev_run(w->loop, 0);

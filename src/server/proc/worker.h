@@ -53,8 +53,13 @@ struct qs_fwd_out {
 
 #define QS_FWD_OTHER 16 /* cached connections to other generations' workers */
 
+#define QS_CACHE_LINE 64
+
+/* Workers sit side by side in one array: aligned to a cache line, the
+ * hot writes at the end of one (dirty, dead, rate windows) never share a
+ * line with the next one's fields read on every datagram (srv, loop). */
 struct qs_worker {
-  struct qs_server *srv;
+  _Alignas(QS_CACHE_LINE) struct qs_server *srv;
   uint16_t index;
   uint32_t rk; /* routing key minted into this worker's CIDs */
   pthread_t thread;
