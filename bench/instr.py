@@ -57,6 +57,7 @@ OUT_JSON = os.path.join(R.CHARTS, "instr.json")
 # the loads, the same for every server (quicsteer-load adds --initial-rtt 10)
 KEEPALIVE = ["-c", "8", "-m", "4"]  # -n per connection is the varied count
 NEWCONN = ["-c", "4", "--new-conn"]
+GT_RUNS = (5, 25)  # gtlsclient runs (one handshake each) of the two resumed-handshake counts
 
 GROUPS = (  # object file name prefix -> group, first match wins
     ("quicsteer-server", "quicsteer (own code)"),
@@ -178,13 +179,38 @@ def fixed_load(env, srv, shape, per_conn):
     return ok, cmd
 
 
-def measure_diff(env, cg, shape, n1, n2):
+GTLSCLIENT = "/usr/bin/gtlsclient"
+
+
+def gtls_handshakes(env, srv, count, resume, check=True):
+    """|count| gtlsclient runs one after another, each a new connection
+    with one GET of the small file; with |resume|, each offers the session
+    ticket the previous run saved (resumption + 0-RTT).  Returns (runs,
+    command); raises if a run failed or, resuming, was not resumed."""
+    d = os.path.join(env.work, "gtlsclient")
+    os.makedirs(d, exist_ok=True)
+    cmd = [GTLSCLIENT, "--exit-on-all-streams-close", "--timeout=10s"]
+    if resume:
+        cmd += ["--session-file=%s/session.pem" % d, "--tp-file=%s/tp.txt" % d]
+    cmd += ["127.0.0.1", str(srv.port), srv.url(R.SMALL)]
+    for _ in range(count):
+        p = R.run(cmd, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode,
+                                                   p.stderr[-500:]))
+        if resume and check and ("type=0RTT" not in p.stderr or "rejected" in p.stderr):
+            raise RuntimeError("%s: not resumed with 0-RTT" % " ".join(cmd))
+    return count, cmd
+
+
+def measure_diff(env, cg, shape, n1, n2, runner=None):
     """Per-request instructions and per-function profile from two runs."""
+    runner = runner or (lambda n: fixed_load(env, cg.srv, shape, n))
     cg.ctl("-z")
-    r1, _ = fixed_load(env, cg.srv, shape, n1)
+    r1, _ = runner(n1)
     t1, c1 = cg.dump()
     cg.ctl("-z")
-    r2, cmd = fixed_load(env, cg.srv, shape, n2)
+    r2, cmd = runner(n2)
     t2, c2 = cg.dump()
     dr = r2 - r1
     prof = {}
@@ -217,6 +243,27 @@ def callgrind_section(env, specs, ids, ka, nc, loads):
             if "newconn" in loads:
                 r["newconn"] = measure_diff(env, cg, NEWCONN, nc[0], nc[1])
                 R.log("  new connection: %.0f instructions" % r["newconn"]["per_request"])
+            if "resumed" in loads:
+                # the same client for both kinds: a full handshake, and a resumed one
+                # (the first run saves a ticket outside the measured window)
+                r["gtls_full"] = measure_diff(env, cg, None, GT_RUNS[0], GT_RUNS[1],
+                                              lambda n: gtls_handshakes(env, cg.srv, n, False))
+                for f in ("session.pem", "tp.txt"):  # another server's ticket is no use
+                    path = os.path.join(env.work, "gtlsclient", f)
+                    if os.path.exists(path):
+                        os.unlink(path)
+                try:
+                    gtls_handshakes(env, cg.srv, 1, True, check=False)  # saves a ticket
+                    gtls_handshakes(env, cg.srv, 1, True)
+                    r["gtls_resumed"] = measure_diff(
+                        env, cg, None, GT_RUNS[0], GT_RUNS[1],
+                        lambda n: gtls_handshakes(env, cg.srv, n, True))
+                except RuntimeError as e:
+                    r["gtls_resumed_error"] = str(e).split(": ")[-1]
+                R.log("  gtlsclient: full %.0f, resumed %s" % (
+                    r["gtls_full"]["per_request"],
+                    "%.0f" % r["gtls_resumed"]["per_request"] if "gtls_resumed" in r
+                    else r["gtls_resumed_error"]))
             if spec["kind"] == "quicsteer":
                 r["server_stats"] = cg.srv.stats()
         finally:
@@ -353,6 +400,27 @@ def report(env, meta, cg, st):
                 r["label"], ka / 1e3, "%.2fx" % (ka / ref["keepalive"]["per_request"])
                 if ref else "–", nc / 1e6,
                 "%.2fx" % (nc / ref["newconn"]["per_request"]) if ref else "–"))
+        if any("gtls_full" in cg[i] for i in ids):
+            w("\nFull and resumed handshakes from the same client, Debian's gtlsclient "
+              "(`%s`, one run per handshake, %d vs %d runs; resumed: `--session-file "
+              "--tp-file`, the ticket the previous run saved, with the GET sent as 0-RTT; "
+              "each run checked to have sent 0-RTT and not been refused):\n"
+              % (" ".join(next(cg[i] for i in ids if "gtls_full" in cg[i])["gtls_full"]
+                           ["command"][:3]), GT_RUNS[0], GT_RUNS[1]))
+            w("| server | Ir per full handshake + GET | Ir per resumed handshake + 0-RTT GET "
+              "| resumed / full |")
+            w("|---|---:|---:|---:|")
+            for i in ids:
+                r = cg[i]
+                if "gtls_full" not in r:
+                    continue
+                f = r["gtls_full"]["per_request"]
+                if "gtls_resumed" in r:
+                    rs = r["gtls_resumed"]["per_request"]
+                    w("| %s | %.2fM | %.2fM | %.2f |" % (r["label"], f / 1e6, rs / 1e6, rs / f))
+                else:
+                    w("| %s | %.2fM | – (%s) | – |" % (r["label"], f / 1e6,
+                                                      r.get("gtls_resumed_error", "")))
         for what, key, unit, div in (("keep-alive request", "keepalive", "Ir", 1),
                                      ("new connection", "newconn", "kIr", 1e3)):
             w("\n#### Per %s, by library (%s)\n" % (what, unit))
@@ -426,9 +494,9 @@ def main():
     ap.add_argument("--newconn", default="10,60",
                     help="requests (= handshakes) per slot of the two new-connection runs "
                     "(default 10,60)")
-    ap.add_argument("--loads", default="keepalive,newconn",
-                    help="callgrind loads: keepalive, newconn (default both; the report "
-                    "needs both)")
+    ap.add_argument("--loads", default="keepalive,newconn,resumed",
+                    help="callgrind loads: keepalive, newconn, resumed (default all; the "
+                    "report needs all)")
     ap.add_argument("--steer-duration", type=int, default=5, help="seconds per steering load")
     ap.add_argument("--steer-rounds", type=int, default=2, help="rounds of steering loads")
     ap.add_argument("--build", default=os.path.join(R.TOP, "build", "bench"))
@@ -483,7 +551,7 @@ def main():
         if "callgrind" in only:
             cg = callgrind_section(env, specs, args.servers.split(","), meta["ka"], meta["nc"],
                                    args.loads.split(","))
-            if args.loads != "keepalive,newconn":
+            if set(args.loads.split(",")) < {"keepalive", "newconn", "resumed"}:
                 return 0  # a quick look at the log lines: no report
         if "steer" in only:
             bpf_stats_set("1")
@@ -500,7 +568,7 @@ def main():
     def jsonable(r):
         if r:
             for v in r.values():
-                for k in ("keepalive", "newconn"):
+                for k in ("keepalive", "newconn", "gtls_full", "gtls_resumed"):
                     if k in v:
                         v[k]["profile"] = {"%s|%s" % kv[0]: kv[1] for kv in sorted(
                             v[k]["profile"].items(), key=lambda kv: -kv[1])[:200]}
