@@ -17,7 +17,8 @@ CASE:
           runs as that user with no capabilities, the kernel steers its
           datagrams, `quicsteer stat` (root) reads it, rotate-key works, and
           a takeover started as root with --user replaces it under
-          quicsteer-load with zero failed requests.
+          quicsteer-load with zero failed requests (skipping a generation
+          number whose control name user nobody squatted).
   gens    without BPF: three takeovers in a row; each new generation number
           is newer than every one before, even after the first one exited,
           while downloads begun on the second still receive after the next
@@ -91,6 +92,61 @@ class ThrowawayUser:
         os.close(r)
         os.waitpid(pid, 0)
         return json.loads(data.decode())
+
+
+class Nobody:
+    name = "nobody"
+    uid = pwd.getpwnam("nobody").pw_uid
+    gid = pwd.getpwnam("nobody").pw_gid
+
+
+class Squatter:
+    """A process of |user| listening on abstract |names| (a generation's to
+    come); finish() returns how many octets anyone sent it."""
+
+    def __init__(self, user, names):
+        self.ready_r, ready_w = os.pipe()
+        done_r, self.done_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.ready_r)
+            os.close(self.done_w)
+            os.setgroups([])
+            os.setgid(user.gid)
+            os.setuid(user.uid)
+            socks = []
+            for nm in names:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                s.bind(nm)
+                s.listen(8)
+                s.setblocking(False)
+                socks.append(s)
+            os.write(ready_w, b"r")
+            os.read(done_r, 1)
+            got = 0  # connecting is not sending: count octets
+            for s in socks:
+                try:
+                    while True:
+                        c, _ = s.accept()
+                        c.settimeout(0.5)
+                        try:
+                            got += len(c.recv(65536))
+                        except OSError:
+                            pass
+                        c.close()
+                except OSError:
+                    pass
+            os.write(ready_w, str(got).encode())
+            os._exit(0)
+        os.close(ready_w)
+        os.close(done_r)
+        os.read(self.ready_r, 1)
+
+    def finish(self):
+        os.write(self.done_w, b"d")
+        got = os.read(self.ready_r, 16).decode()
+        os.waitpid(self.pid, 0)
+        return int(got) if got.isdigit() else -1
 
 
 def abstract(path):
@@ -260,44 +316,9 @@ def case_peers(server, loadbin, cli, tmp, user):
 
         # squat the next generation's names, then take over: that number
         # is skipped and the squatter gets nothing
-        ready_r, ready_w = os.pipe()
-        done_r, done_w = os.pipe()
         sq_gen = gen + 1
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready_r)
-            os.close(done_w)
-            os.setgroups([])
-            os.setgid(user.gid)
-            os.setuid(user.uid)
-            socks = []
-            for nm in [control_name(name, sq_gen)] + [relay_name(name, sq_gen, w)
-                                                      for w in range(2)]:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                s.bind(nm)
-                s.listen(8)
-                s.setblocking(False)
-                socks.append(s)
-            os.write(ready_w, b"r")
-            os.read(done_r, 1)
-            got = 0  # octets anyone sent to the squatter (connecting is not sending)
-            for s in socks:
-                try:
-                    while True:
-                        c, _ = s.accept()
-                        c.settimeout(0.5)
-                        try:
-                            got += len(c.recv(65536))
-                        except OSError:
-                            pass
-                        c.close()
-                except OSError:
-                    pass
-            os.write(ready_w, str(got).encode())
-            os._exit(0)
-        os.close(ready_w)
-        os.close(done_r)
-        os.read(ready_r, 1)
+        squatter = Squatter(user, [control_name(name, sq_gen)] +
+                            [relay_name(name, sq_gen, w) for w in range(2)])
         succ = Server(server, tmp, ["--workers", "2", "--no-bpf", "--takeover", "--listen",
                                     "127.0.0.1:%d" % port] + RTT, name=name, cert=srv.cert)
         check(succ.generation != sq_gen and succ.generation > gen,
@@ -316,10 +337,8 @@ def case_peers(server, loadbin, cli, tmp, user):
         check(r.returncode == 0 and "generation=%d" % succ.generation in r.stdout,
               "rotate-key reaches the real successor (%s%s)" % (r.stdout.strip(),
                                                                 r.stderr.strip()))
-        os.write(done_w, b"d")
-        got = os.read(ready_r, 16).decode()
-        os.waitpid(pid, 0)
-        check(got == "0", "nobody sent the squatter a byte (%s)" % got)
+        got = squatter.finish()
+        check(got == 0, "nobody sent the squatter a byte (%s)" % got)
         succ.stop_and_check()
         srv.check_clean()
     finally:
@@ -365,11 +384,17 @@ def case_user(server, loadbin, cli, tmp, user):
                  Load(loadbin, url, "newconn", ["--new-conn", "-c", "2", "--duration", "6"])]
         for ld in loads:
             ld.start()
+        # with kernel steering too, a number squatted by yet another user
+        # (nobody; the server's own user is trusted by definition) is skipped
+        sq_gen = srv.generation + 1
+        squatter = Squatter(Nobody(), [control_name(name, sq_gen)])
         time.sleep(1.5)
         succ = Server(server, tmp, args + ["--takeover", "--listen", "127.0.0.1:%d" % srv.port],
                       name=name, cert=srv.cert)
-        check(succ.kernel_steering and succ.generation > srv.generation,
-              "takeover as root with --user: generation %d" % succ.generation)
+        check(succ.kernel_steering and succ.generation > sq_gen,
+              "takeover as root with --user: generation %d (%d was squatted)" %
+              (succ.generation, sq_gen))
+        check(squatter.finish() == 0, "nobody sent the squatter a byte")
         check_dropped(succ, user, "successor")
         for ld in loads:
             ld.join()

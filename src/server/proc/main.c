@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -40,16 +42,28 @@ static void die(const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
-/* Is generation |g|'s relay name free?  0, -EADDRINUSE or another -errno. */
-static int relay_name_free(const struct qs_config *cfg, uint16_t g) {
-  struct qs_fwd_name n;
-  int fd;
-  qs_fwd_name_make(&n, cfg->name, g, 0);
-  fd = qs_fwd_listen(&n);
+/* Are generation |g|'s names free: its control socket and the relay
+ * sockets of |nworkers| workers?  0, -EADDRINUSE (a live process or a
+ * squatter holds one) or another -errno. */
+static int names_free(const struct qs_config *cfg, uint16_t g, unsigned nworkers) {
+  struct sockaddr_un sun;
+  socklen_t len = qs_control_addr(&sun, cfg->name, g);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), rv = 0;
   if (fd < 0)
-    return fd;
+    return -errno;
+  if (bind(fd, (struct sockaddr *)&sun, len) != 0)
+    rv = -errno;
   close(fd);
-  return 0;
+  for (unsigned i = 0; rv == 0 && i < nworkers; i++) {
+    struct qs_fwd_name n;
+    qs_fwd_name_make(&n, cfg->name, g, (uint16_t)i);
+    fd = qs_fwd_listen(&n);
+    if (fd < 0)
+      rv = fd;
+    else
+      close(fd);
+  }
+  return rv;
 }
 
 /* The generation to serve as without kernel steering: newer than every one
@@ -72,14 +86,14 @@ static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
       QS_WARN(QS_LOG_MAIN, "cannot record generations in %s (%s): numbers may repeat",
               QS_WSTATS_DIR, strerror(errno));
       for (g = 1; g < QS_GEN_MAX; g++) {
-        rv = relay_name_free(cfg, g);
+        rv = names_free(cfg, g, cfg->workers);
         if (rv != -EADDRINUSE || !cfg->takeover)
           break;
       }
       *gen = g;
       return rv;
     }
-    rv = relay_name_free(cfg, *gen);
+    rv = names_free(cfg, *gen, cfg->workers);
     if (rv == -EADDRINUSE) {
       /* a live generation the record did not know (an older build), or a
        * squatter: either way, never this number */
@@ -365,8 +379,19 @@ int main(int argc, char **argv) {
   if (cfg.no_bpf) {
     snprintf(why, sizeof why, "--no-bpf");
   } else {
-    rv = qs_steer_open(&srv.steer, cfg.name, cfg.takeover ? QS_STEER_TAKEOVER : 0, err,
-                       sizeof err);
+    /* a number whose socket names someone squatted is given up for the
+     * next one (each open claims a new number) */
+    for (int tries = 0;; tries++) {
+      rv = qs_steer_open(&srv.steer, cfg.name, cfg.takeover ? QS_STEER_TAKEOVER : 0, err,
+                         sizeof err);
+      if (rv != 0 || tries == 8 ||
+          names_free(&cfg, qs_steer_generation(srv.steer), srv.nworkers) != -EADDRINUSE)
+        break;
+      QS_WARN(QS_LOG_MAIN, "generation %u: its socket names are taken by another process; "
+              "skipping that number", qs_steer_generation(srv.steer));
+      qs_steer_close(srv.steer);
+      srv.steer = NULL;
+    }
     if (rv == QS_ERR_NOBPF) {
       snprintf(why, sizeof why, "BPF unavailable: %s", err[0] ? err : qs_strerror(rv));
       srv.steer = NULL;
