@@ -125,6 +125,21 @@ def case_basic(lb, srv):
           "new-conn: the server accepted %d connections" % (srv.total("conns_accepted") - acc))
     no_errors(d, "new-conn")
 
+    check(d["tls"] == {"resumed": 0}, "new-conn: no resumption without --resume")
+    # --resume: one full handshake per thread, then resumed ones
+    full, res = srv.total("tls_full"), srv.total("tls_resumed")
+    rc, d, err = load(lb, srv.url("/bytes/1000"), "-c", "4", "-n", "10", "--new-conn",
+                      "--resume", "-t", "2")
+    check(rc == 0 and d["requests"]["ok"] == 40, "resume: exit 0, 40 requests (%d)" % rc)
+    check(d["tls"]["resumed"] >= 40 - 2 * 2,
+          "resume: at most the first connection of each slot pair is full (%s resumed)"
+          % d["tls"]["resumed"])
+    check(srv.total("tls_resumed") - res == d["tls"]["resumed"] and
+          srv.total("tls_full") - full == 40 - d["tls"]["resumed"],
+          "resume: the server counted the same resumptions (%d full, %d resumed)"
+          % (srv.total("tls_full") - full, srv.total("tls_resumed") - res))
+    no_errors(d, "resume")
+
     # the smallest body: an empty /bytes/0 is still exactly right
     rc, d, err = load(lb, srv.url("/bytes/0"), "-n", "2", "--verify-bytes")
     check(rc == 0 and d["requests"]["ok"] == 2 and d["body_bytes"] == 0,

@@ -100,6 +100,20 @@ static ngtcp2_path sock_path(struct qsl_conn *c, struct qsl_sock *s) {
   };
 }
 
+/* --resume: keep the first session ticket a server sent this thread */
+static int ticket_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+                       const gnutls_datum_t *msg) {
+  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(s);
+  struct qsl_conn *c = ref->user_data;
+  (void)htype;
+  (void)when;
+  (void)incoming;
+  (void)msg;
+  if (!c->w->session.data && gnutls_session_get_data2(s, &c->w->session) != 0)
+    c->w->session.data = NULL;
+  return 0;
+}
+
 /* conn_start opens a connection for the slot.  Returns 0, or -1 when it
  * ended at once (already accounted). */
 static int conn_start(struct qsl_conn *c, uint64_t now) {
@@ -170,6 +184,12 @@ static int conn_start(struct qsl_conn *c, uint64_t now) {
     return -1;
   }
   ngtcp2_conn_set_tls_native_handle(c->qc, c->tls);
+  if (o->resume) {
+    /* --resume: the thread's stored ticket, or wait for the first one */
+    if (!w->session.data || gnutls_session_set_data(c->tls, w->session.data, w->session.size) != 0)
+      gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                         GNUTLS_HOOK_POST, ticket_hook);
+  }
   return 0;
 }
 

@@ -116,6 +116,9 @@ static int cb_handshake_completed(ngtcp2_conn *qc, void *ud) {
   c->hs_done = 1;
   c->want_submit = 1;
   w->st.handshakes++;
+  if (gnutls_session_is_resumed(c->tls)) {
+    w->st.resumed++;
+  }
   qsl_hist_add(&w->st.handshake, now - c->t_start);
   qsl_live_add(&w->live.handshakes, 1);
   return 0;

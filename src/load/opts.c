@@ -57,6 +57,8 @@ void qsl_opts_usage(FILE *fp) {
       "                        of the thread, as a returning client does\n"
       "TLS: the server certificate is NOT verified by default (this is a load\n"
       "tool for development servers); ALPN h3 is always required.\n"
+      "      --resume          store the first TLS session ticket a server sends and\n"
+      "                        resume it in every later connection of the thread\n"
       "      --insecure        do not verify the certificate (the default)\n"
       "      --verify          verify against the system trust store\n"
       "      --cacert=FILE     verify against the CA certificates in FILE\n"
@@ -239,6 +241,7 @@ enum {
   OPT_NO_PROGRESS,
   OPT_HOLD,
   OPT_TOKEN,
+  OPT_RESUME,
   OPT_LATENCY_HIST,
 };
 
@@ -263,6 +266,7 @@ static const struct option long_opts[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"hold", required_argument, NULL, OPT_HOLD},
     {"token", no_argument, NULL, OPT_TOKEN},
+    {"resume", no_argument, NULL, OPT_RESUME},
     {"latency-hist", no_argument, NULL, OPT_LATENCY_HIST},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -330,6 +334,9 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
       break;
     case OPT_TOKEN:
       o->token = 1;
+      break;
+    case OPT_RESUME:
+      o->resume = 1;
       break;
     case OPT_REBIND:
       o->rebind = 1;

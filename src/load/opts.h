@@ -45,6 +45,7 @@ struct qsl_opts {
   uint64_t timeout_ns; /* handshake, idle and per-request limit */
   uint64_t hold_ns;    /* --hold: keep a slot's last connection open idle this long */
   int token;           /* --token: present the last NEW_TOKEN token in new Initials */
+  int resume;          /* --resume: resume the thread's first TLS session ticket */
   int json;
   int latency_hist; /* --latency-hist: the histogram in the JSON report */
   int verify_bytes;

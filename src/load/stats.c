@@ -123,6 +123,7 @@ void qsl_stats_merge(struct qsl_stats *d, const struct qsl_stats *s) {
   d->retry_rx += s->retry_rx;
   d->new_token_rx += s->new_token_rx;
   d->token_sent += s->token_sent;
+  d->resumed += s->resumed;
   d->req_sent += s->req_sent;
   d->req_ok += s->req_ok;
   d->req_failed += s->req_failed;
@@ -209,6 +210,9 @@ void qsl_report_text(FILE *fp, const struct qsl_stats *s, const struct qsl_opts 
           per_s(s->handshakes, elapsed_ns));
   if (o->hold_ns) {
     fprintf(fp, ", %" PRIu64 " held idle %.1f s", s->conns_held, (double)o->hold_ns / 1e9);
+  }
+  if (o->resume) {
+    fprintf(fp, ", %" PRIu64 " resumed", s->resumed);
   }
   fputc('\n', fp);
   fprintf(fp,
@@ -327,6 +331,7 @@ void qsl_report_json(FILE *fp, const struct qsl_stats *s, const struct qsl_opts 
           "\"connections\":{\"started\":%" PRIu64 ",\"handshakes\":%" PRIu64
           ",\"failed\":%" PRIu64 "},",
           s->conns_started, s->handshakes, s->conns_failed);
+  fprintf(fp, "\"tls\":{\"resumed\":%" PRIu64 "},", s->resumed);
   fprintf(fp,
           "\"address\":{\"retry\":%" PRIu64 ",\"new_token\":%" PRIu64 ",\"token_sent\":%" PRIu64
           "},",

@@ -82,6 +82,7 @@ struct qsl_stats {
   uint64_t retry_rx;     /* Retry packets followed */
   uint64_t new_token_rx; /* NEW_TOKEN frames received */
   uint64_t token_sent;   /* --token: connections that presented one */
+  uint64_t resumed;      /* handshakes that resumed a session ticket */
   uint64_t req_sent;
   uint64_t req_ok;
   uint64_t req_failed;

@@ -76,6 +76,8 @@ void qsl_worker_free(struct qsl_worker *w) {
   }
   free(w->conns);
   free(w->waitq);
+  gnutls_free(w->session.data);
+  w->session.data = NULL;
   qsl_heap_free(&w->heap);
   qsl_tx_free(&w->tx);
   qsl_rx_free(&w->rx);

@@ -46,6 +46,7 @@ struct qsl_worker {
   uint64_t prng[2]; /* for ngtcp2's non-cryptographic randomness */
   uint8_t token[256]; /* --token: the last NEW_TOKEN token received */
   size_t tokenlen;
+  gnutls_datum_t session; /* --resume: the first session ticket received (GnuTLS data) */
   uint64_t url_next;
 
   /* run queue: connections to kick before sleeping again */
