@@ -1264,9 +1264,10 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
       "benchmark keeps code and tables hot in L1, so it cannot show what a smaller "
       "footprint would win when the network stack evicts them between datagrams.\n")
 
-    instr = instr_section()
-    if instr:
-        w(instr)
+    for head, _, _ in SAVED_SECTIONS:
+        sec = saved_section(head)
+        if sec:
+            w(sec)
     w("## Raw data\n")
     w("`bench/charts/results.json` holds every figure above per round, the exact client "
       "and server command lines, and the machine description; `bench/charts/*.gp` are the "
@@ -1278,34 +1279,53 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
 INSTR_HEAD = "## Instructions per request, and steering in real traffic"
 
 
-def instr_section():
-    """BENCHMARKS.md's section from bench/instr.py's last run (its own
-    command; bench/charts/instr.md), or "" if it never ran."""
-    path = os.path.join(CHARTS, "instr.md")
+FLOOD_HEAD = "## Initial flood"
+
+# sections measured by other scripts: (heading, file in bench/charts, script)
+SAVED_SECTIONS = [(INSTR_HEAD, "instr.md", "bench/instr.py"),
+                  (FLOOD_HEAD, "flood.md", "bench/flood.py")]
+
+
+def saved_section(head):
+    """BENCHMARKS.md's section |head| from its script's last run (its own
+    command; bench/charts/NAME.md), or "" if it never ran."""
+    _, name, script = [s for s in SAVED_SECTIONS if s[0] == head][0]
+    path = os.path.join(CHARTS, name)
     if not os.path.exists(path):
         return ""
     with open(path) as f:
         body = f.read().strip()
     return ("%s\n\nNot measured by `bench/run.py`: this section is the output of "
-            "`bench/instr.py`, which writes it here and into `bench/charts/instr.md`.\n\n%s\n"
-            % (INSTR_HEAD, body))
+            "`%s`, which writes it here and into `bench/charts/%s`.\n\n%s\n"
+            % (head, script, name, body))
 
 
-def splice_instr():
-    """Puts instr_section() into BENCHMARKS.md in place of the old one
-    (before "## Raw data"), leaving the rest as it is."""
+def instr_section():
+    return saved_section(INSTR_HEAD)
+
+
+def splice_section(head):
+    """Puts saved_section(head) into BENCHMARKS.md in place of the old one
+    (or before "## Raw data"), leaving the rest as it is."""
     path = os.path.join(TOP, "BENCHMARKS.md")
     with open(path) as f:
         text = f.read()
-    start = text.find(INSTR_HEAD)
-    end = text.find("## Raw data")
-    if end < 0:
-        end = len(text)
-    if start < 0 or start > end:
-        start = end
-    text = text[:start] + instr_section() + "\n" + text[end:]
+    raw = text.find("## Raw data")
+    if raw < 0:
+        raw = len(text)
+    start = text.find(head + "\n")
+    if start < 0:
+        start = end = raw
+    else:
+        end = text.find("\n## ", start + len(head))
+        end = raw if end < 0 else end + 1
+    text = text[:start] + saved_section(head) + "\n" + text[end:]
     with open(path, "w") as f:
         f.write(text)
+
+
+def splice_instr():
+    splice_section(INSTR_HEAD)
 
 
 # --------------------------------------------------------------------- main

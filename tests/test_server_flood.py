@@ -168,7 +168,11 @@ def case_flood(binary, fbin, lbin, tmp):
         check(s.max_hs <= 128 + 8, "half-open stay at the Retry threshold (max %d)" % s.max_hs)
         grow = hwm_kb(srv) - base
         print("RSS peak growth %d kB over %d Initials" % (grow, res["sent"]))
-        check(grow < 150 * 1024, "server RSS bounded (+%d kB)" % grow)
+        # holding every Initial would cost ~100 kB each (docs/server.md), over
+        # 500 MB for the 5000 or more sent; the bound leaves room for the
+        # sanitizers' shadow memory (TSan: ~160 MB here, release: ~25 MB)
+        check(res["sent"] >= 5000, "the flood sent 5000 or more (%d)" % res["sent"])
+        check(grow < 200 * 1024, "server RSS bounded (+%d kB)" % grow)
         check(srv.total("conns_accepted") < res["sent"] / 4,
               "most of the flood held nothing (%d accepted of %d)" %
               (srv.total("conns_accepted"), res["sent"]))
