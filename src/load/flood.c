@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@
 struct qsf_rx {
   uint64_t retry, close, initial, handshake, vneg, other, dgrams;
 };
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { stop = sig; }
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -160,7 +164,8 @@ static void usage(FILE *fp) {
         "  -r, --rate R       Initials per second (default: as fast as possible)\n"
         "  -w, --wait S       after the last one, read answers for S seconds\n"
         "                     (default: 0.5)\n"
-        "  -h, --help         show this help and exit\n",
+        "  -h, --help         show this help and exit\n"
+        "SIGINT or SIGTERM stops the flood early; the report is still printed.\n",
         fp);
 }
 
@@ -231,13 +236,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   t.host = argv[optind];
+  /* SIGINT or SIGTERM: stop sending, still report */
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
 
   ngtcp2_path path = {
       .local = {.addr = (ngtcp2_sockaddr *)&local, .addrlen = locallen},
       .remote = {.addr = ai->ai_addr, .addrlen = ai->ai_addrlen},
   };
   uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(limit_s * 1e9), now = t0;
-  while (sent < count && (now = now_ns()) < deadline) {
+  while (!stop && sent < count && (now = now_ns()) < deadline) {
     if (rate > 0) {
       uint64_t due = t0 + (uint64_t)((double)sent * 1e9 / rate);
       if (now < due) {
@@ -257,7 +265,7 @@ int main(int argc, char **argv) {
   }
   double secs = (double)(now_ns() - t0) / 1e9;
   uint64_t wait_end = now_ns() + (uint64_t)(wait_s * 1e9);
-  while (now_ns() < wait_end) {
+  while (!stop && now_ns() < wait_end) {
     struct timespec ts = {0, 5000000};
     drain(fd, &rx);
     nanosleep(&ts, NULL);
