@@ -135,7 +135,7 @@ def report(meta, specs, ids, res):
                        meta["rounds"], meta["duration"], meta["duration"] + 2,
                        meta["duration"], R.INITIAL_RTT_MS))
     w("| Server | flood sent (Initials/s) | answers to the flood | RSS before → peak | "
-      "client alone: handshakes/s, p99 hs / req | during the flood: handshakes/s, failed, "
+      "client alone: handshakes/s, p99 hs / req | during the flood: handshakes/s, done / started, "
       "p99 hs / req |")
     w("|---|---|---|---|---|---|")
     for sid in ids:
@@ -167,13 +167,16 @@ def report(meta, specs, ids, res):
               R.fmt(med(q, "during", "retry"))))
     other = [r["during"]["other_cpus"] for sid in ids for r in res[sid]]
     w("\nNotes. The flood generator makes a real ClientHello (an X25519 key share) per "
-      "packet, so one process reaches a few thousand to ten thousand Initials/s on one "
-      "vCPU; flood, server and client share the machine's %d vCPUs, so a server that "
+      "packet, so one process reaches 10,000–20,000 Initials/s on one vCPU (a few "
+      "thousand on a busy machine); flood, server and client share the machine's %d vCPUs, so a server that "
       "spends more per Initial also slows the flood it receives. *Answers* are what the "
       "flood read back (its socket buffer drops some under load: a lower bound). "
       "*p99 hs* is connection start to handshake completion on the client (a Retry adds "
-      "one round trip), *p99 req* the request alone; a p99 of 0 means no handshake completed. *done / started*: connections whose handshake completed, of those the client started (each waits up to 5 s). The machine is shared with other "
-      "work: CPUs busy outside server and client during these runs, median %.2f (max "
+      "one round trip), *p99 req* the request alone; a p99 of 0 means no handshake completed. "
+      "*done / started*: connections whose handshake completed, of those the client "
+      "started (each waits up to 5 s). The machine is shared with other "
+      "work: CPUs busy outside server and client during these runs (the flood generator "
+      "itself, about one, included), median %.2f (max "
       "%.2f), disturb the timings; memory figures are not affected.\n" % (
           os.cpu_count(), R.med(other) if other else 0, max(other) if other else 0))
     return "\n".join(L) + "\n"
