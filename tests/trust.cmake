@@ -11,3 +11,8 @@ set_tests_properties(test_trust_user test_trust_gens test_trust_rotate PROPERTIE
 # numbers and their record (lib/generation.c)
 qs_unit_test(test_control)
 qs_unit_test(test_generation)
+# cmocka: every relay result (io/relay.c): a live owner that is behind is a
+# counted drop, never "unreachable"
+add_executable(test_server_relay test_server_relay.c)
+target_link_libraries(test_server_relay PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
+add_test(NAME test_server_relay COMMAND test_server_relay)
