@@ -2,7 +2,7 @@
  * lb_core.h), with the configuration taken from the input.
  *
  * Input: octet 0 = cr (bits 0-2, mod 7) | encode_len (bit 3) | keyed (bit
- * 4) | use the layout (bit 5); octet 1 = server ID length (host ID length
+ * 4) | use the layout (bit 5) | layout's server ID in the clear (bit 6); octet 1 = server ID length (host ID length
  * for the layout); octet 2 = nonce length; then the CID, copied to an
  * exact-size heap buffer so that ASan sees any over-read.
  *
@@ -59,13 +59,15 @@ static void fuzz_layout(uint8_t cfg, uint8_t host_len, uint8_t cid_len, const ui
                         size_t cidlen) {
   static const uint8_t host[QS_HOST_ID_MAX] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   struct qs_keyring *kr = calloc(1, sizeof(*kr));
-  uint8_t cr = (uint8_t)((cfg & 7) % 7), sid[QS_LB_MAX_SID];
-  uint32_t rk = 0, rk2 = 0, hl = 1 + host_len % QS_HOST_ID_MAX;
-  int rv, rv2;
+  uint8_t cr = (uint8_t)((cfg & 7) % 7), sid[QS_LB_MAX_SID], nonce[QS_LB_MAX_BODY];
+  uint8_t again[QS_MAX_CIDLEN];
+  uint32_t rk = 0, rk2 = 0, rk3 = 0, hl = 1 + host_len % QS_HOST_ID_MAX;
+  int rv, rv2, mode = (cfg >> 6) & 1;
+  size_t nl = 0;
 
   check(kr != NULL);
-  if (qs_cidconf_init(&kr->conf[cr], cr, 1 + cid_len % QS_MAX_CIDLEN, host, hl,
-                      (cfg & 0x10) ? key : NULL, (cfg >> 3) & 1) == 0) {
+  if (qs_cidconf_init_mode(&kr->conf[cr], cr, 1 + cid_len % QS_MAX_CIDLEN, host, hl, mode,
+                           (cfg & 0x10) ? key : NULL, (cfg >> 3) & 1) == 0) {
     kr->valid[cr] = 1;
     rv = qs_cidconf_route(&kr->conf[cr], cid, cidlen, &rk);
     rv2 = qs_keyring_route(kr, cid, cidlen, &rk2);
@@ -76,10 +78,21 @@ static void fuzz_layout(uint8_t cfg, uint8_t host_len, uint8_t cid_len, const ui
       check(rv == rv2);
     if (rv == 0) {
       check(rk == rk2);
-      check(qs_lb_decode(&kr->conf[cr].lb, cid, cidlen, sid, NULL) == 0);
-      check(memcmp(sid, host, hl) == 0);
-      check(rk == (((uint32_t)sid[hl] << 24) | ((uint32_t)sid[hl + 1] << 16) |
-                   ((uint32_t)sid[hl + 2] << 8) | sid[hl + 3]));
+      /* the full decode (either mode) agrees with the kernel's route, and
+       * re-encodes to the same CID */
+      check(qs_cidconf_decode(&kr->conf[cr], cid, cidlen, sid, &rk3, nonce, &nl) == 0);
+      check(memcmp(sid, host, hl) == 0 && rk3 == rk);
+      check(qs_cidconf_encode(&kr->conf[cr], rk, nonce, again) == (int)cidlen);
+      check(memcmp(again + 1, cid + 1, cidlen - 1) == 0 && (again[0] >> 5) == (cid[0] >> 5));
+      if (!mode) {
+        check(qs_lb_decode(&kr->conf[cr].lb, cid, cidlen, sid, NULL) == 0);
+        check(rk == (((uint32_t)sid[hl] << 24) | ((uint32_t)sid[hl + 1] << 16) |
+                     ((uint32_t)sid[hl + 2] << 8) | sid[hl + 3]));
+      } else {
+        check(memcmp(cid + 1, host, hl) == 0);
+      }
+    } else if (mode && rv == QS_ERR_FOREIGN) {
+      check(memcmp(cid + 1, host, hl) != 0);
     }
     qs_cidconf_free(&kr->conf[cr]);
   }
