@@ -14,7 +14,8 @@
   keeps its N;
 - json format on standard error ("-"): every line is one JSON object
   that python's json module parses, with the same fields, also for a
-  path with quotes and backslashes;
+  path with quotes and backslashes, and a request proxied to
+  tests/upstream.py has the upstream's address;
 - SIGUSR1 without an access log is ignored (the server goes on serving).
 """
 import json
@@ -29,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_server_lib import (Server, check, finish, gtlsclient, make_cert,  # noqa: E402
                              need_gtlsclient, tmpdir)
+from upstream import Upstream  # noqa: E402
 
 COMBINED = re.compile(
     r'^(?P<client>\S+) - - \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] '
@@ -74,7 +76,7 @@ EXPECT = {"/bytes/1000": (200, 1000), "/nope": (404, None), "/bytes/12345": (200
           "/bytes/2": (200, 2), "/bytes/3": (200, 3), "/bytes/4": (200, 4)}
 
 
-def check_fields(recs, batch, what):
+def check_fields(recs, batch, what, upstream=None):
     want = sorted(p for conn in batch for p in conn)
     check(sorted(r["path"] for r in recs) == want, "%s: one line per request path" % what)
     good = True
@@ -85,7 +87,9 @@ def check_fields(recs, batch, what):
                                                         int(r["body_bytes"]) == size)
         good = good and r["client"] == "127.0.0.1" and 0 < int(r["client_port"]) < 65536
         good = good and int(r["worker"]) in (0, 1) and float(r["duration"]) >= 0
-        good = good and r["upstream"] in ("-", None) and r["referer"] in ("-", None)
+        proxied = r["path"].startswith("/up/")
+        good = good and (r["upstream"] == upstream if proxied else r["upstream"] in ("-", None))
+        good = good and r["referer"] in ("-", None)
         # the clients' own user agents; "reset" is not checked: a client that
         # closes its connection at once leaves its last stream unfinished
         good = good and r["user_agent"] not in ("-", None, "")
@@ -152,14 +156,16 @@ def main():
 
         # json on standard error, mixed with the server's own messages
         odd = '/odd"quote\\back'
+        up = Upstream()
         srv = Server(binary, tmp, ["--workers", "2", "--no-bpf", "--access-log", "-",
-                                   "--access-log-format", "json"], cert=cert)
-        batch = BATCH1 + [[odd]]
+                                   "--access-log-format", "json",
+                                   "--proxy", "/up/=http://127.0.0.1:%d" % up.port], cert=cert)
+        batch = BATCH1 + [[odd], ["/up/pattern/100"]]
 
         def json_lines():
             return [l for l in srv.stderr().splitlines() if l.startswith("{")]
         check(requests(srv, batch), "json: served")
-        lines = wait_lines(json_lines, n1 + 1)
+        lines = wait_lines(json_lines, n1 + 2)
         recs = []
         try:
             recs = [json.loads(l) for l in lines]
@@ -167,10 +173,13 @@ def main():
         except ValueError as e:
             parsed = False
             print("json error:", e, lines, file=sys.stderr)
-        check(parsed and len(recs) == n1 + 1, "json: %d lines, each parsed by json.loads (%d)" %
-              (n1 + 1, len(recs)))
+        check(parsed and len(recs) == n1 + 2, "json: %d lines, each parsed by json.loads (%d)" %
+              (n1 + 2, len(recs)))
         EXPECT[odd] = (404, None)
-        check_fields(recs, batch, "json")
+        EXPECT["/up/pattern/100"] = (200, 100)
+        check_fields(recs, batch, "json", upstream="127.0.0.1:%d" % up.port)
+        check(any(r["path"] == "/up/pattern/100" for r in recs) and up.requests == 1,
+              "json: the proxied request, with its upstream address")
         check(all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", r["time"]) for r in recs),
               "json: ISO 8601 UTC times")
         srv.stop_and_check()
