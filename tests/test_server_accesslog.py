@@ -184,6 +184,7 @@ def main():
               "json: ISO 8601 UTC times")
         srv.stop_and_check()
         srv = None
+        up.close()
 
         # no access log: SIGUSR1 changes nothing
         srv = Server(binary, tmp, ["--workers", "1", "--no-bpf"], cert=cert)
