@@ -189,7 +189,7 @@ static void test_full_target(void **state) {
   rfd = open(fifo, O_RDONLY | O_NONBLOCK);
   assert_true(rfd >= 0);
   assert_int_equal(qs_accesslog_open(&l, fifo, QS_ACCESS_LOG_COMBINED, err, sizeof err), 0);
-  assert_int_equal(qs_accesslog_worker_init(&w, &l, loop, &dropped), 0);
+  assert_int_equal(qs_accesslog_worker_init(&w, &l, loop, 0, &dropped), 0);
   assert_int_equal(w.on, 1);
   for (int i = 0; i < 10000; i++) /* ~1.3 MB: far more than pipe and buffer hold */
     qs_accesslog_done(&w, &e);
@@ -233,8 +233,8 @@ static void test_reopen(void **state) {
   snprintf(old, sizeof old, "%s.1", path);
   assert_int_equal(qs_accesslog_open(&l, path, QS_ACCESS_LOG_JSON, err, sizeof err), 0);
   assert_int_equal(l.reg, 1);
-  assert_int_equal(qs_accesslog_worker_init(&w1, &l, loop, &dropped), 0);
-  assert_int_equal(qs_accesslog_worker_init(&w2, &l, loop, &dropped), 0);
+  assert_int_equal(qs_accesslog_worker_init(&w1, &l, loop, 0, &dropped), 0);
+  assert_int_equal(qs_accesslog_worker_init(&w2, &l, loop, 1, &dropped), 0);
   qs_accesslog_done(&w1, &e);
   qs_accesslog_flush(&w1);
   qs_accesslog_done(&w2, &e); /* still buffered at the reopen */
@@ -260,7 +260,7 @@ static void test_reopen(void **state) {
   unlink(old);
   /* no access log: nothing set up, nothing written */
   l.fd = -1;
-  assert_int_equal(qs_accesslog_worker_init(&w1, &l, NULL, &dropped), 0);
+  assert_int_equal(qs_accesslog_worker_init(&w1, &l, NULL, 0, &dropped), 0);
   assert_int_equal(w1.on, 0);
   qs_accesslog_done(&w1, &e);
   qs_accesslog_worker_free(&w1);

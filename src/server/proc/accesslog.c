@@ -330,7 +330,7 @@ static void write_out(struct qs_accesslog_w *w) {
       break; /* full: the retry timer tries again */
     if (r <= 0) {
       if (!w->warned)
-        QS_WARN(QS_LOG_MAIN, "access log %s: %s; dropping lines", w->l->path,
+        QS_WARN(w->worker, "access log %s: %s; dropping lines", w->l->path,
                 r < 0 ? strerror(errno) : "no progress");
       w->warned = 1;
       drop(w, w->nlines);
@@ -366,7 +366,7 @@ static void follow_reopen(struct qs_accesslog_w *w) {
   w->gen = __atomic_load_n(&w->l->gen, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&w->l->lock);
   if (fd < 0) {
-    QS_WARN(QS_LOG_MAIN, "access log %s: cannot follow the reopen: %s", w->l->path,
+    QS_WARN(w->worker, "access log %s: cannot follow the reopen: %s", w->l->path,
             strerror(errno));
     return;
   }
@@ -396,9 +396,10 @@ static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 }
 
 int qs_accesslog_worker_init(struct qs_accesslog_w *w, struct qs_accesslog *l,
-                             struct ev_loop *loop, uint64_t *dropped) {
+                             struct ev_loop *loop, int worker, uint64_t *dropped) {
   memset(w, 0, sizeof *w);
   w->fd = -1;
+  w->worker = worker;
   if (l->fd < 0)
     return 0;
   w->l = l;

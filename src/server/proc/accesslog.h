@@ -87,6 +87,7 @@ struct qs_accesslog_w {
   int on;
   struct qs_accesslog *l;
   struct ev_loop *loop;
+  int worker; /* for messages */
   int fd; /* this worker's duplicate of l->fd */
   int sock, reg; /* as l's when duplicated */
   unsigned gen;
@@ -102,7 +103,7 @@ struct qs_accesslog_w {
 /* qs_accesslog_worker_init sets up the worker's buffer on |loop| (on = 0
  * if |l| has no target).  Returns 0 or -1. */
 int qs_accesslog_worker_init(struct qs_accesslog_w *w, struct qs_accesslog *l,
-                             struct ev_loop *loop, uint64_t *dropped);
+                             struct ev_loop *loop, int worker, uint64_t *dropped);
 
 /* qs_accesslog_worker_free writes what is buffered (without blocking) and
  * releases the buffer; what the target does not take is counted dropped. */

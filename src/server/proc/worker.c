@@ -450,7 +450,7 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   ev_prepare_init(&w->qs_prep, idle_cb);
   w->qs_prep.data = w;
   ev_prepare_start(w->loop, &w->qs_prep);
-  if (qs_accesslog_worker_init(&w->alog, &srv->alog, w->loop, &w->st->log_dropped) != 0)
+  if (qs_accesslog_worker_init(&w->alog, &srv->alog, w->loop, index, &w->st->log_dropped) != 0)
     return -1;
   if (w->alog.on) {
     w->http.on_done = qs_accesslog_done;
