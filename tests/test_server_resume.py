@@ -20,6 +20,11 @@
             connected during the takeover receives a fresh ticket with the
             GOAWAY and comes back to the successor with 0-RTT.
   no-early-data  tickets still resume; no 0-RTT is offered or accepted.
+  rotation  --ticket-lifetime 2: GnuTLS's key period is 6 s; a ticket issued
+            in the last second of a period resumes in the next one (the
+            previous period's key is still accepted).  (Expiry is GnuTLS's
+            own check; gtlsclient 0.12 cannot even start a connection from
+            an expired session file, so it is not driven here.)
   proxy     through --proxy to an HTTP/1.1 upstream: a GET in 0-RTT is
             forwarded with Early-Data: 1 and the upstream's 425 reaches the
             client; a POST in 0-RTT is forwarded only after the handshake,
@@ -315,6 +320,39 @@ def case_proxy(server, cli, tmp):
         up.shutdown()
 
 
+def case_rotation(server, cli, tmp):
+    life = 2
+    period = 3 * life  # GnuTLS rotates every 3 lifetimes (docs/tls.md)
+    name = unique_name("rr")
+    srv = Server(server, tmp, ["--workers", "2", "--ticket-lifetime", str(life)], name=name)
+    try:
+        c = Client(tmp, "rot")
+        # a ticket issued in the last second of a period: the run must start
+        # and end within it (bounded: 3 tries of at most one period each)
+        for _ in range(3):
+            while time.time() % period < period - 1.0 or time.time() % period > period - 0.6:
+                time.sleep(0.02)
+            t0 = time.time()
+            rc, _ = c.run(srv.port)
+            t1 = time.time()
+            if t0 // period == t1 // period:
+                break
+        check(rc == 0 and t0 // period == t1 // period,
+              "ticket issued %.2f s before a key rotation" % (period - t1 % period))
+        nxt = (t0 // period + 1) * period
+        while time.time() < nxt + 0.05:
+            time.sleep(0.01)
+        check(time.time() - t0 < life, "the ticket is still within its %d s lifetime" % life)
+        before = total(workers_of(cli, name, srv.generation), "tls_resumed")
+        rc, _ = c.run(srv.port)
+        ws = workers_of(cli, name, srv.generation)
+        check(rc == 0 and total(ws, "tls_resumed") == before + 1,
+              "the ticket of the previous period resumes (resumed %d -> %d)"
+              % (before, total(ws, "tls_resumed")))
+    finally:
+        srv.stop_and_check()
+
+
 def main():
     server, cli, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     need_gtlsclient()
@@ -325,6 +363,8 @@ def main():
         case_takeover(server, cli, tmp, sys.argv[4:])
     elif mode == "no-early-data":
         case_no_early_data(server, cli, tmp)
+    elif mode == "rotation":
+        case_rotation(server, cli, tmp)
     elif mode == "proxy":
         case_proxy(server, cli, tmp)
     else:
