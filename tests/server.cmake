@@ -80,4 +80,5 @@ qs_server_test(test_server_resume_takeover_userspace test_server_resume.py ${QS_
 qs_server_test(test_server_resume_no_early test_server_resume.py ${QS_CLI} no-early-data)
 qs_server_test(test_server_resume_proxy test_server_resume.py ${QS_CLI} proxy)
 qs_server_test(test_server_resume_rotation test_server_resume.py ${QS_CLI} rotation)
-set_tests_properties(test_server_resume_2 test_server_resume_4 PROPERTIES LABELS tsan)
+set_tests_properties(test_server_resume_2 test_server_resume_4 test_server_resume_proxy
+                     PROPERTIES LABELS tsan)
