@@ -422,9 +422,11 @@ int qs_steer_read_config(const struct qs_steer *s, uint8_t cr, struct qs_lbconf 
   return bpf_map_lookup_elem(map_fd(s->skel->maps.qs_lbconf), &k, out) == 0 ? 0 : QS_ERR_SYS;
 }
 
-int qs_steer_free_cr(struct qs_steer *s) {
+int qs_steer_free_cr(struct qs_steer *s) { return qs_steer_free_cr_in(s, 0x7f); }
+
+int qs_steer_free_cr_in(struct qs_steer *s, uint32_t allowed) {
   struct qs_gen_owner gens[QS_GEN_SLOTS];
-  uint32_t used = s->cr_mask, i;
+  uint32_t used = s->cr_mask | ~allowed, i;
   int lock, rv = QS_ERR_BUSY;
 
   if ((lock = qs_steer_lock(s->name)) < 0)

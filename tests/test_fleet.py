@@ -221,8 +221,10 @@ except socket.timeout:
 
 def host_args(k):
     addr, sid = HOSTS[k]
+    # host b as for Katran's 24-bit width: codepoints 4 and 5 only
+    cps = ("--codepoints", "4,5") if k == "b" else ()
     return ("--workers", "2", "--listen", "%s:%d" % (addr, PORT), "--server-id", sid,
-            "--server-id-mode", "clear", "--initial-rtt", "10", "--drain-timeout", "1")
+            "--server-id-mode", "clear", "--initial-rtt", "10", "--drain-timeout", "1") + cps
 
 
 def probe(fleet, sid):
@@ -281,6 +283,9 @@ def main():
             check(r.returncode == 0 and "mode=clear server_id_len=8 server_id=%s" % sid[2:]
                   in r.stdout and "key=none" in r.stdout and "minting=1" in r.stdout,
                   "host %s: lb-config shows the clear 8-octet server ID" % k)
+            want_cr = 4 if k == "b" else 0
+            check(r.stdout.startswith("cr=%d " % want_cr),
+                  "host %s: mints with codepoint %d" % (k, want_cr))
 
         # ---- with the server-ID rule ----
         ok = downloads(fleet, tmp)
@@ -332,8 +337,10 @@ def main():
             print("host %s lb-config after: %s" % (k, lines))
             check(all("server_id=%s" % HOSTS[k][1][2:] in x for x in lines) and
                   sum("minting=1" in x for x in lines) == 1 and
-                  any("minting=1" in x and not x.startswith("cr=0 ") for x in lines),
-                  "host %s: mints under a new codepoint, same server ID" % k)
+                  any("minting=1" in x and x.startswith("cr=%d " % (5 if k == "b" else 1))
+                      for x in lines),
+                  "host %s: mints under a new codepoint (%s), same server ID" %
+                  (k, "5: --codepoints 4,5" if k == "b" else 1))
         moves_finish(fleet, lb, "after rotation and takeover")
         for k, s in srvs.items():
             check(misplaced(cli, s) == foreign0[k],

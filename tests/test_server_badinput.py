@@ -60,6 +60,12 @@ def main():
         expect(binary, base + ["--listen", "[::1:5"], 2, "bad IPv6 --listen")
         expect(binary, base + ["--log-level", "loud"], 2, "bad --log-level")
         expect(binary, base + ["--host-id", "xyz"], 2, "bad --host-id")
+        expect(binary, base + ["--server-id", "0x" + "00" * 16], 2, "--server-id over 15 octets")
+        expect(binary, base + ["--server-id", "0x" + "00" * 12], 2, "--server-id over 11 octets",
+               "does not fit")
+        expect(binary, base + ["--server-id-mode", "plain"], 2, "bad --server-id-mode")
+        expect(binary, base + ["--codepoints", "7"], 2, "--codepoints 7 (unroutable)")
+        expect(binary, base + ["--codepoints", "4,,5"], 2, "bad --codepoints list")
         expect(binary, base + ["--name", "a/b"], 2, "bad --name")
         expect(binary, base + ["--drain-timeout", "-1"], 2, "bad --drain-timeout")
         expect(binary, base + ["--initial-rtt", "0"], 2, "bad --initial-rtt")
@@ -67,6 +73,9 @@ def main():
 
         expect(binary, ["--cert", os.path.join(tmp, "nope.pem"), "--key", k, "--no-bpf"], 1,
                "missing certificate", "nope.pem")
+        expect(binary, ["--cert", c, "--key", k, "--no-bpf", "--codepoints", "4,5", "--listen",
+                        "127.0.0.1:0", "--name", unique_name("cp")], 1,
+               "--codepoints without kernel steering", "needs kernel steering")
         expect(binary, ["--cert", c, "--key", os.path.join(tmp, "nokey.pem"), "--no-bpf"], 1,
                "missing key", "nokey.pem")
         expect(binary, ["--cert", c, "--key", os.path.join(other, "key.pem"), "--no-bpf",

@@ -92,6 +92,11 @@ int qs_steer_clear_config(struct qs_steer *s, uint8_t cr);
  * QS_ERR_BUSY if all seven are in use, or QS_ERR_SYS. */
 int qs_steer_free_cr(struct qs_steer *s);
 
+/* qs_steer_free_cr_in is qs_steer_free_cr among the codepoints whose bit is
+ * set in |allowed| (a fleet balancer such as Katran reads the top bits of
+ * the first octet, so a host may be limited to some codepoints). */
+int qs_steer_free_cr_in(struct qs_steer *s, uint32_t allowed);
+
 /* qs_steer_read_config copies configuration |cr| of the instance (any
  * generation's; valid == 0 if none): with its raw key, it lets a process
  * decode the CIDs of every live generation.  Returns 0, QS_ERR_INVAL or

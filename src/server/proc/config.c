@@ -59,6 +59,8 @@ static const char usage_text[] =
     "      --server-id-mode M   encrypted (default) | clear: whether a fleet\n"
     "                           balancer reads it with a key or in the clear\n"
     "                           (docs/fleet.md)\n"
+    "      --codepoints LIST    config-rotation codepoints to mint with, e.g. 4,5\n"
+    "                           for Katran (default: 0-6; needs kernel steering)\n"
     "      --secret-file FILE   static secret (>= 16 octets, raw or hex) for reset\n"
     "                           tokens, Retry tokens and CID keys (default: random)\n"
     "      --log-level LEVEL    error | warn | info | debug (default: info)\n"
@@ -139,6 +141,7 @@ enum {
   OPT_NO_EARLY_DATA,
   OPT_SERVER_ID_MODE,
   OPT_SERVER_ID,
+  OPT_CODEPOINTS,
 };
 
 static const struct option long_options[] = {
@@ -160,6 +163,7 @@ static const struct option long_options[] = {
     {"host-id", required_argument, NULL, OPT_HOST_ID},
     {"server-id", required_argument, NULL, OPT_SERVER_ID},
     {"server-id-mode", required_argument, NULL, OPT_SERVER_ID_MODE},
+    {"codepoints", required_argument, NULL, OPT_CODEPOINTS},
     {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"metrics", required_argument, NULL, OPT_METRICS},
@@ -355,6 +359,7 @@ static void print_version(void) {
 static void set_defaults(struct qs_config *cfg) {
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   memset(cfg, 0, sizeof *cfg);
+  cfg->cr_allowed = 0x7f;
   if (ncpu < 1)
     ncpu = 1;
   if (ncpu > QS_MAX_WORKERS)
@@ -559,6 +564,20 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
         return usage_error("bad --server-id-mode '%s' (want encrypted or clear)", optarg);
       cfg->sid_mode = n;
       break;
+    case OPT_CODEPOINTS: {
+      const char *p = optarg;
+      cfg->cr_allowed = 0;
+      for (;;) {
+        if (*p < '0' || *p > '6' || (p[1] != ',' && p[1] != '\0'))
+          return usage_error("bad --codepoints '%s' (want a comma-separated list of 0..6)",
+                             optarg);
+        cfg->cr_allowed |= (uint8_t)(1u << (*p - '0'));
+        if (p[1] == '\0')
+          break;
+        p += 2;
+      }
+      break;
+    }
     case OPT_SECRET_FILE:
       cfg->secret_file = optarg;
       break;

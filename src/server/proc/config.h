@@ -66,6 +66,7 @@ struct qs_config {
   uint8_t host_id[QS_LB_MAX_SID]; /* --server-id; at most QS_HOST_ID_MAX fit a CID */
   size_t host_id_len;
   int sid_mode; /* enum qs_sid_mode */
+  uint8_t cr_allowed; /* --codepoints: bit cr set if this server may mint with cr (0x7f: all) */
   const char *secret_file;
   int log_level;
   int have_metrics;

@@ -166,7 +166,7 @@ int qs_keys_init(struct qs_server *srv) {
 
   srv->cidlen = qs_cid_len_default(cfg->sid_mode, cfg->host_id_len);
   if (srv->steer) {
-    cr = qs_steer_free_cr(srv->steer);
+    cr = qs_steer_free_cr_in(srv->steer, cfg->cr_allowed);
     if (cr < 0) {
       fprintf(stderr, "quicsteer-server: no free config-rotation codepoint for instance '%s': %s\n",
               cfg->name, qs_strerror(cr));
@@ -178,6 +178,13 @@ int qs_keys_init(struct qs_server *srv) {
     }
   } else {
     uint16_t g = srv->generation;
+    /* without the kernel's table, generations find each other's codepoint
+     * as (G - 1) mod 7, which a restricted set would break */
+    if (cfg->cr_allowed != 0x7f) {
+      fprintf(stderr, "quicsteer-server: --codepoints needs kernel steering (BPF), which is "
+                      "not in use\n");
+      return -1;
+    }
     cr = (int)((srv->generation - 1u) % QS_LB_MAX_CONFIGS);
     /* the generations before us that still run (their codepoints differ
      * from ours and each other's: QS_GEN_MAX is a multiple of 7) */
@@ -204,7 +211,7 @@ int qs_keys_rotate(struct qs_server *srv, char *why, size_t whylen) {
   int cr, rv;
 
   if (srv->steer) {
-    cr = qs_steer_free_cr(srv->steer);
+    cr = qs_steer_free_cr_in(srv->steer, srv->cfg->cr_allowed);
   } else {
     for (cr = 0; cr < QS_LB_MAX_CONFIGS; cr++)
       if (!k->own_valid[cr] && !k->seen[cr].valid)
