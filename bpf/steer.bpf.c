@@ -1,17 +1,19 @@
 /* steer.bpf.c: the sk_reuseport program that hands every QUIC datagram to
  * the socket of the worker that owns its connection.
  *
+ * The decision itself is include/quicsteer/classify.h's, the same function
+ * the workers run in user space; this file binds it to the kernel (per-CPU
+ * cache of decoded CIDs, config map, table AES, coarse clock) and acts on it.
  * Per datagram (md->data starts at the UDP header; QUIC starts at offset 8):
- *  1. copy the first QS_HDR_SPAN-or-fewer octets and parse them with the
- *     shared parser (quic_header.h);
- *  2. if the DCID is a quicsteer CID (its config-rotation bits name a known
- *     configuration, it decodes to this host and to a registered routing
- *     key), select that worker's socket for this listen address.  Decoded
- *     CIDs are remembered in a per-CPU cache, so the AES and the routing-key
- *     lookup run once per CID, not once per datagram;
- *  3. otherwise spread by a keyed hash of the DCID alone over the workers
- *     that take new connections, so every packet of one handshake lands on
- *     the same worker, whatever the client's port;
+ *  1. copy the first QS_CLS_COPY-or-fewer octets and classify them;
+ *  2. a quicsteer CID (its config-rotation bits name a known configuration,
+ *     it decodes to this host; for an Initial, a fresh handshake CID) whose
+ *     routing key is registered goes to that worker's socket for this listen
+ *     address.  Decoded CIDs are remembered in a per-CPU cache, so the AES
+ *     and the routing-key lookup run once per CID, not once per datagram;
+ *  3. everything else that may be QUIC is spread by a keyed hash of the DCID
+ *     alone over the workers that take new connections, so every packet of
+ *     one handshake lands on the same worker, whatever the client's port;
  *  4. drop only what cannot be QUIC.  docs/steering.md lists each rule.
  * Every decision is counted (enum qs_ctr).
  */
@@ -20,8 +22,6 @@
 #include <bpf/bpf_helpers.h>
 
 #include "quicsteer/steer_abi.h"
-#include "quicsteer/quic_header.h"
-#include "quicsteer/siphash.h"
 #include "aes128.h"
 
 /* The CID decode and the AES blocks are global BPF functions: the verifier
@@ -68,7 +68,6 @@ __noinline int qs_bpf_route(const struct qs_lbconf *conf, const union qs_cidkey 
 #define AF_INET6 10
 #define ETH_P_IPV6 0x86DD
 #define UDP_HDR_LEN 8
-#define QS_COPY_LEN 48 /* >= 47: a v1/v2 long header's CIDs */
 #define QS_NEWSET_TRIES 4
 #define QS_NO_GROUP 0xffffffffu
 
@@ -238,40 +237,58 @@ kernel:
   return SK_PASS;
 }
 
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the key masks below assume little-endian words"
-#endif
+#include "quicsteer/classify.h"
 
-/* The packet prefix is copied QS_PFX_SHIFT octets into an 8-aligned buffer,
- * so that a short header's DCID (payload offset 1) starts 8-aligned: its key
- * is then three word loads and a length mask, with no second copy. */
-#define QS_PFX_SHIFT 7
-#define QS_PFX_WORDS ((QS_PFX_SHIFT + QS_HDR_SPAN + 7) / 8)
+/* The classifier's kernel binding (include/quicsteer/classify.h): a DCID is
+ * looked up in the per-CPU cache of decoded CIDs first, then decoded with
+ * its configuration from the config map.  |ent| is the cache slot, filled
+ * once the owner is known to be registered. */
+struct qs_bpf_cls {
+  struct qs_cidcache_ent *ent;
+  __u32 epoch; /* qs_global.epoch, read before any lookup */
+  __u32 base;  /* on a hit: the cached owner's slot base */
+  __u32 rk;    /* the decoded routing key, as cached */
+  __u32 hit;
+};
 
-/* the low |n| octets (0..8) of a little-endian word */
-static __always_inline __u64 low_octets(__u32 n) {
-  return n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
+static __always_inline int bpf_decode(struct qs_bpf_cls *x, const struct qs_cls *c, __u32 *rk) {
+  const struct qs_lbconf *conf;
+  struct qs_cidcache_ent *ent;
+  __u32 slot = qs_cidcache_slot(&c->key), cr = c->cr;
+  int rv;
+
+  ent = bpf_map_lookup_elem(&qs_cidcache, &slot);
+  x->ent = ent;
+  if (ent && ent->epoch == x->epoch && ent->key.w[0] == c->key.w[0] &&
+      ent->key.w[1] == c->key.w[1] && ent->key.w[2] == c->key.w[2]) {
+    x->hit = 1;
+    x->base = ent->base;
+    *rk = x->rk = ent->rk;
+    return 0;
+  }
+  /* not cached: decode with the configuration itself */
+  conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
+  if (!conf || !conf->valid)
+    return QS_ERR_NOCONF;
+  rv = qs_bpf_route(conf, &c->key, rk);
+  x->rk = *rk;
+  return rv;
 }
 
-static __always_inline void short_key(union qs_cidkey *key, const __u64 *pfx, __u32 len) {
-  key->w[0] = pfx[1] & low_octets(len);
-  key->w[1] = pfx[2] & low_octets(len > 8 ? len - 8 : 0);
-  key->w[2] = (pfx[3] & 0xffffffffULL & low_octets(len > 16 ? len - 16 : 0)) | ((__u64)len << 32);
-}
+#define QS_CLS_CTX struct qs_bpf_cls
+#define QS_CLS_DECODE(x, c, rk) bpf_decode((x), (c), (rk))
+#define QS_CLS_NOW(x) qs_hs_tick_of(bpf_ktime_get_coarse_ns())
+#include "quicsteer/classify.h"
 
 SEC("sk_reuseport")
 int qs_steer(struct sk_reuseport_md *md) {
-  __u64 pfx[QS_PFX_WORDS]; /* not zeroed: every read is within the copied
+  __u64 pfx[QS_CLS_WORDS]; /* not zeroed: every read is within the copied
                             * length, or masked by the CID length */
-  __u8 *buf = (__u8 *)pfx + QS_PFX_SHIFT;
-  union qs_cidkey key = {};
   const struct qs_global *g;
-  const struct qs_lbconf *conf = NULL;
-  struct qs_cidcache_ent *ent;
-  struct qs_hdr h;
-  __u32 zero = 0, len, cr = 0, cidlen, conf_len = 0, rk, group, reason, epoch, slot, *base;
+  struct qs_bpf_cls x = {};
+  struct qs_cls c;
+  __u32 zero = 0, len, group, b, *base;
   __u64 n; /* 64-bit: a u32 gets zero-extended copies the verifier cannot relate */
-  int rv, is_new = 0;
 
   /* no QS_CTR_RX here: every path ends in exactly one decision counter, so
    * user space derives rx as their sum and the program saves a map update */
@@ -281,11 +298,12 @@ int qs_steer(struct sk_reuseport_md *md) {
     return SK_DROP;
   }
   len -= UDP_HDR_LEN;
-  n = len < QS_COPY_LEN ? (__u64)len : QS_COPY_LEN;
+  n = len < QS_CLS_COPY ? (__u64)len : QS_CLS_COPY;
   /* clang would test a copy of n and pass another: make the checked
    * register the one the helper gets, so the verifier sees the bound */
   asm volatile("" : "+r"(n));
-  if (n < 1 || n > QS_COPY_LEN || bpf_skb_load_bytes(md, UDP_HDR_LEN, buf, n) != 0) {
+  if (n < 1 || n > QS_CLS_COPY ||
+      bpf_skb_load_bytes(md, UDP_HDR_LEN, (__u8 *)pfx + QS_CLS_SHIFT, n) != 0) {
     count(QS_CTR_DROP_TRUNCATED);
     return SK_DROP;
   }
@@ -295,113 +313,40 @@ int qs_steer(struct sk_reuseport_md *md) {
     return SK_PASS;
   }
   /* before any lookup: an entry cached with a stale epoch is void */
-  epoch = g->epoch;
+  x.epoch = g->epoch;
   group = find_group(md, g);
 
-  rv = qs_hdr_parse(&h, buf, (__u32)n);
-  if (h.type == QS_PKT_SHORT) {
-    if (len < QS_SHORT_MIN_LEN) {
-      count(QS_CTR_DROP_SHORT);
-      return SK_DROP;
-    }
-    /* the DCID length comes from the configuration its first octet names */
-    cr = qs_lb_cr_of(buf[1]);
-    conf_len = g->cid_len[cr & 7];
-    cidlen = conf_len ? conf_len : g->short_cid_len;
-    if (cidlen > QS_MAX_CIDLEN)
-      cidlen = QS_MAX_CIDLEN;
-    short_key(&key, pfx, cidlen);
-  } else {
-    if (rv == QS_ERR_TRUNCATED) {
-      count(QS_CTR_DROP_TRUNCATED);
-      return SK_DROP;
-    }
-    if (rv == QS_ERR_CIDLEN) {
-      if (h.version == QS_VERSION_V1 || h.version == QS_VERSION_V2) {
-        count(QS_CTR_DROP_CIDLEN);
-        return SK_DROP;
+  if (qs_classify(&c, &x, pfx, (__u32)n, len, g->cid_len, g->short_cid_len) == QS_VERDICT_DROP) {
+    count(c.reason);
+    return SK_DROP;
+  }
+  if (c.nokey) {
+    count(c.reason); /* a DCID over 20 octets: the kernel's own choice */
+    return SK_PASS;
+  }
+  if (c.verdict == QS_VERDICT_ROUTE && group != QS_NO_GROUP) {
+    if (x.hit) {
+      b = x.base;
+    } else {
+      base = bpf_map_lookup_elem(&qs_workers, &c.rk);
+      if (!base) {
+        qs_classify_unowned(&c, QS_CTR_FB_UNKNOWN_WORKER);
+        goto hash;
       }
-      /* a future version may use long CIDs: any worker can answer it */
-      count(QS_CTR_FB_VERSION);
-      return SK_PASS;
+      b = *base;
+      if (x.ent) {
+        x.ent->key = c.key;
+        x.ent->base = b;
+        x.ent->rk = x.rk;
+        x.ent->epoch = x.epoch;
+      }
     }
-    /* long headers (handshakes) are rarer: an unaligned octet copy */
-    qs_hdr_copy_cid(key.k.cid, buf, h.dcid_off, h.dcid_len);
-    key.k.len = h.dcid_len;
-    if (h.type == QS_PKT_VERSION_NEG || h.type == QS_PKT_LONG_OTHER) {
-      reason = QS_CTR_FB_VERSION;
-      goto hash;
-    }
-    is_new = h.type == QS_PKT_INITIAL || h.type == QS_PKT_0RTT;
-    if (h.dcid_len == 0) {
-      reason = QS_CTR_FB_CIDLEN;
-      goto hash;
-    }
-    cr = qs_lb_cr_of(buf[h.dcid_off & (QS_HDR_SPAN - 1)]);
-    conf_len = g->cid_len[cr & 7];
-  }
-
-  if (cr == QS_LB_CR_UNROUTABLE) {
-    reason = QS_CTR_FB_UNROUTABLE;
-    goto hash;
-  }
-  if (!conf_len) {
-    reason = QS_CTR_FB_NO_CONFIG;
-    goto hash;
-  }
-  if (group == QS_NO_GROUP) {
-    reason = QS_CTR_FB_KERNEL;
-    goto hash;
-  }
-  /* most client-chosen DCIDs are not our length: no cache or decode for them */
-  if (key.k.len != conf_len) {
-    reason = QS_CTR_FB_CIDLEN;
-    goto hash;
-  }
-  slot = qs_cidcache_slot(&key);
-  ent = bpf_map_lookup_elem(&qs_cidcache, &slot);
-  if (ent && ent->epoch == epoch && ent->key.w[0] == key.w[0] && ent->key.w[1] == key.w[1] &&
-      ent->key.w[2] == key.w[2]) {
-    if (deliver(md, ent->base + group) == 0) {
+    if (deliver(md, b + group) == 0) {
       count(QS_CTR_CID_ROUTED);
       return SK_PASS;
     }
-    reason = QS_CTR_FB_SOCKET_GONE;
-    is_new = 0;
-    goto hash;
+    qs_classify_unowned(&c, QS_CTR_FB_SOCKET_GONE);
   }
-  /* not cached: decode with the configuration itself */
-  conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
-  if (!conf || !conf->valid) {
-    reason = QS_CTR_FB_NO_CONFIG;
-    goto hash;
-  }
-  rv = qs_bpf_route(conf, &key, &rk);
-  if (rv != 0) {
-    reason = rv == QS_ERR_FOREIGN ? QS_CTR_FB_FOREIGN_HOST : QS_CTR_FB_CIDLEN;
-    goto hash;
-  }
-  base = bpf_map_lookup_elem(&qs_workers, &rk);
-  if (!base) {
-    reason = QS_CTR_FB_UNKNOWN_WORKER;
-    goto hash;
-  }
-  if (ent) {
-    ent->key = key;
-    ent->base = *base;
-    ent->epoch = epoch;
-  }
-  if (deliver(md, *base + group) == 0) {
-    count(QS_CTR_CID_ROUTED);
-    return SK_PASS;
-  }
-  reason = QS_CTR_FB_SOCKET_GONE;
-  is_new = 0; /* a registered CID whose socket is gone is a fallback even in an Initial */
-
 hash:
-  /* Initial and 0-RTT usually carry the client's own DCID: when it is not a
-   * quicsteer CID that is the normal new-connection case, not a fallback. */
-  if (is_new)
-    reason = QS_CTR_INITIAL_HASH;
-  return spread(md, g, group, &key, reason);
+  return spread(md, g, group, &c.key, c.reason);
 }

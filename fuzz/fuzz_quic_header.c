@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check(h.dcid_len == data[5] && h.scid_len == data[6 + h.dcid_len]);
   if (h.version == QS_VERSION_NEG)
     check(h.type == QS_PKT_VERSION_NEG);
-  else if (h.version != QS_VERSION_V1 && h.version != QS_VERSION_V2)
+  else if (!qs_hdr_version_known(h.version))
     check(h.type == QS_PKT_LONG_OTHER);
   else
     check(h.type <= QS_PKT_RETRY);

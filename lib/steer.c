@@ -672,6 +672,7 @@ const char *qs_ctr_name(int c) {
       [QS_CTR_DROP_TRUNCATED] = "drop_truncated",
       [QS_CTR_DROP_CIDLEN] = "drop_cid_length",
       [QS_CTR_DROP_SHORT] = "drop_short",
+      [QS_CTR_INITIAL_REUSED] = "initial_reused_cid",
   };
   if (c < 0 || c >= QS_CTR_MAX)
     return "unknown";

@@ -114,7 +114,7 @@ def test_layout():
     for key in (KEY, None):
         for cid_len, host in ((17, None), (12, None), (20, "0a0b0c"), (16, "ff"),
                               (20, "0102030405060708090a0b")):
-            for cr, gen, worker in ((0, 0, 0), (3, 1, 65535), (6, 65535, 7)):
+            for cr, gen, worker in ((0, 0, 0), (3, 1, 127), (6, 65535, 7)):
                 args = ["cid", "mint", *keyargs(key), "--cr", str(cr), "--cid-len",
                         str(cid_len), "--generation", str(gen), "--worker", str(worker)]
                 if host:
@@ -263,6 +263,7 @@ def test_errors():
     bad(*mint, "--generation", "1")
     bad(*mint, "--generation", "65536", "--worker", "1")
     bad(*mint, "--generation", "1", "--worker", "70000")
+    bad(*mint, "--generation", "1", "--worker", "128")  # 7 worker bits (lb_types.h)
     bad(*mint, "--generation", "1", "--worker", "1", "--cid-len", "21")
     bad(*mint, "--generation", "1", "--worker", "1", "--cid-len", "10")
     bad(*mint, "--generation", "1", "--worker", "1", "--cr", "7")

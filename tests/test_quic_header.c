@@ -106,6 +106,13 @@ static void test_type_bits(void **state) {
   assert_int_equal(qs_hdr_long_type(QS_VERSION_V2, 0xe0), QS_PKT_0RTT);
   assert_int_equal(qs_hdr_long_type(QS_VERSION_V2, 0xf0), QS_PKT_HANDSHAKE);
   assert_int_equal(qs_hdr_long_type(QS_VERSION_V2, 0xc0), QS_PKT_RETRY);
+  /* ngtcp2 0.12's provisional v2 number types its packets as v2 does. */
+  assert_int_equal(qs_hdr_long_type(QS_VERSION_V2_DRAFT, 0xd0), QS_PKT_INITIAL);
+  assert_int_equal(qs_hdr_long_type(QS_VERSION_V2_DRAFT, 0xe0), QS_PKT_0RTT);
+  assert_int_equal(qs_hdr_long_type(QS_VERSION_V2_DRAFT, 0xf0), QS_PKT_HANDSHAKE);
+  assert_int_equal(qs_hdr_long_type(QS_VERSION_V2_DRAFT, 0xc0), QS_PKT_RETRY);
+  assert_true(qs_hdr_version_known(QS_VERSION_V2_DRAFT));
+  assert_false(qs_hdr_version_known(0xff00001du));
   /* The low four bits never matter. */
   assert_int_equal(qs_hdr_long_type(QS_VERSION_V2, 0xdf), QS_PKT_INITIAL);
   assert_int_equal(qs_hdr_long_type(QS_VERSION_V1, 0xcf), QS_PKT_INITIAL);

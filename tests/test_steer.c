@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "netns.h"
+#include "quicsteer/classify.h"
 #include "quicsteer/lb.h"
 #include "quicsteer/quic_header.h"
 #include "quicsteer/siphash.h"
@@ -446,8 +447,13 @@ static void test_garbage(void **state) {
   memcpy(pkt + 6, cid, (size_t)len);
   pkt[6 + len] = 0;
   EXPECT(QS_CTR_CID_ROUTED, 1, send_to(&f, cfd, pkt, 100));
-  /* an Initial carrying our CID (after Retry) is routed too */
+  /* an Initial carrying that (non-handshake) CID is not aimed: hashed */
   pkt[0] = 0xc0;
+  EXPECT(QS_CTR_INITIAL_REUSED, 1, send_to(&f, cfd, pkt, 1200));
+  /* an Initial carrying a fresh handshake CID (a Retry's SCID) is routed */
+  len = qs_cidconf_mint(&f.cc, qs_rk_handshake(qs_rk_make(qs_steer_generation(f.s), 2), qs_hs_tick()),
+                        cid);
+  memcpy(pkt + 6, cid, (size_t)len);
   EXPECT(QS_CTR_CID_ROUTED, 1, send_to(&f, cfd, pkt, 1200));
 #undef EXPECT
 

@@ -81,11 +81,35 @@ QS_INLINE uint8_t qs_lb_cr_of(uint8_t first_octet) { return first_octet >> 5; }
 #define QS_RK_LEN 4                                /* routing key: generation, worker */
 #define QS_HOST_ID_MAX (QS_LB_MAX_SID - QS_RK_LEN) /* 11 */
 
+/* The worker half of a routing key holds the worker (7 bits: at most 128
+ * per generation) and, in a handshake CID (the SCID of a Retry or of the
+ * server's first Initial: the DCIDs a client's later Initials carry), a mark
+ * and the coarse time it was minted, so that an Initial is aimed at a worker
+ * only with a fresh handshake CID (docs/cid-layout.md, docs/steering.md). */
+#define QS_RK_WORKER_MASK 0x007fu
+#define QS_RK_HS 0x8000u         /* handshake CID */
+#define QS_RK_TICK_SHIFT 7       /* 8 bits of mint time above the worker */
+#define QS_RK_TICK_MASK 0xffu
+#define QS_HS_TICK_SHIFT 32      /* one tick: 2^32 ns (~4.3 s) of CLOCK_MONOTONIC_COARSE */
+#define QS_HS_FRESH_TICKS 4      /* fresh while at most 4 ticks old: 17.2 to 21.5 s */
+
 QS_INLINE uint32_t qs_rk_make(uint16_t generation, uint16_t worker) {
   return ((uint32_t)generation << 16) | worker;
 }
 QS_INLINE uint16_t qs_rk_generation(uint32_t rk) { return (uint16_t)(rk >> 16); }
-QS_INLINE uint16_t qs_rk_worker(uint32_t rk) { return (uint16_t)(rk & 0xffff); }
+QS_INLINE uint16_t qs_rk_worker(uint32_t rk) { return (uint16_t)(rk & QS_RK_WORKER_MASK); }
+/* the registered key of the worker owning |rk|: without mark and mint time */
+QS_INLINE uint32_t qs_rk_owner(uint32_t rk) { return rk & (0xffff0000u | QS_RK_WORKER_MASK); }
+/* the routing key of a handshake CID of |rk|'s owner minted at tick |tick| */
+QS_INLINE uint32_t qs_rk_handshake(uint32_t rk, uint32_t tick) {
+  return qs_rk_owner(rk) | QS_RK_HS | ((tick & QS_RK_TICK_MASK) << QS_RK_TICK_SHIFT);
+}
+/* 1 if |rk| is a handshake CID's, at most QS_HS_FRESH_TICKS old at |tick|
+ * (8-bit serial arithmetic: the mint time repeats every 256 ticks, ~18 min) */
+QS_INLINE int qs_rk_hs_fresh(uint32_t rk, uint32_t tick) {
+  uint32_t age = (tick - (rk >> QS_RK_TICK_SHIFT)) & QS_RK_TICK_MASK;
+  return (rk & QS_RK_HS) != 0 && age <= QS_HS_FRESH_TICKS;
+}
 
 /* Where a CID carries the host's server ID (docs/cid-layout.md, fleet.md). */
 enum qs_sid_mode {

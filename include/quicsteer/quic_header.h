@@ -2,7 +2,8 @@
  *
  * Covers the version-invariant layout (RFC 8999), the QUIC v1 long-header
  * packet types (RFC 9000) and the QUIC v2 ones (RFC 9369, where the two type
- * bits are permuted), and version negotiation.  The BPF program includes this
+ * bits are permuted; also for the provisional v2 number ngtcp2 0.12 uses),
+ * and version negotiation.  The BPF program includes this
  * file too: it is one parser for the kernel and for user space, so it is
  * static inline, uses fixed-width types and no libc.
  *
@@ -24,6 +25,9 @@
 #define QS_VERSION_NEG 0x00000000u
 #define QS_VERSION_V1 0x00000001u
 #define QS_VERSION_V2 0x6b3343cfu
+/* The provisional QUIC v2 number ngtcp2 0.12 speaks (NGTCP2_PROTO_VER_V2_DRAFT);
+ * it numbers its long-header types as RFC 9369 does. */
+#define QS_VERSION_V2_DRAFT 0x709a50c4u
 
 /* A short-header packet shorter than this cannot be QUIC whatever its DCID
  * length: RFC 9000 s10.3 sizes the smallest stateless reset (and thereby any
@@ -55,13 +59,19 @@ QS_INLINE uint8_t qs_hdr_at(const uint8_t *buf, uint32_t off) {
 
 QS_INLINE int qs_hdr_is_long(uint8_t first) { return (first & 0x80) != 0; }
 
+/* qs_hdr_version_known: a version whose packet types (and 20-octet CID
+ * limit) this parser knows: QUIC v1, v2 and ngtcp2's provisional v2. */
+QS_INLINE int qs_hdr_version_known(uint32_t version) {
+  return version == QS_VERSION_V1 || version == QS_VERSION_V2 || version == QS_VERSION_V2_DRAFT;
+}
+
 /* qs_hdr_long_type maps the two type bits of a long header's first octet to
- * enum qs_pkt_type for QUIC v1 and v2. */
+ * enum qs_pkt_type for QUIC v1 and v2 (and the provisional v2). */
 QS_INLINE uint8_t qs_hdr_long_type(uint32_t version, uint8_t first) {
   uint8_t bits = (first >> 4) & 0x3;
   if (version == QS_VERSION_V1)
     return bits; /* 0 Initial, 1 0-RTT, 2 Handshake, 3 Retry */
-  if (version == QS_VERSION_V2)
+  if (version == QS_VERSION_V2 || version == QS_VERSION_V2_DRAFT)
     return (bits + 3) & 0x3; /* 1 Initial, 2 0-RTT, 3 Handshake, 0 Retry */
   if (version == QS_VERSION_NEG)
     return QS_PKT_VERSION_NEG;

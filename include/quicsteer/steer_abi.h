@@ -114,6 +114,8 @@ struct qs_cidcache_ent {
   union qs_cidkey key;
   uint32_t base; /* qs_slot_base of the owning worker */
   uint32_t epoch;
+  uint32_t rk;   /* the decoded routing key, handshake mark and mint time included */
+  uint32_t pad;
 };
 
 QS_INLINE uint32_t qs_cidcache_slot(const union qs_cidkey *key) {
@@ -168,6 +170,8 @@ enum qs_ctr {
   QS_CTR_DROP_TRUNCATED,    /* dropped: long header ends before its CIDs */
   QS_CTR_DROP_CIDLEN,       /* dropped: QUIC v1/v2 CID longer than 20 octets */
   QS_CTR_DROP_SHORT,        /* dropped: short header below 21 octets */
+  QS_CTR_INITIAL_REUSED,    /* Initial/0-RTT whose DCID is a quicsteer CID but not a fresh
+                               handshake CID: spread by hash, not aimed at its worker */
   QS_CTR_MAX
 };
 

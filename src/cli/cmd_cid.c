@@ -104,7 +104,8 @@ static const char usage_text[] =
     "           read quicsteer's own layout (docs/cid-layout.md).  With\n"
     "           --server-id-mode encrypted (the default): server ID = host ID\n"
     "           (--host-id-len octets, default 2) || generation (16 bits) ||\n"
-    "           worker (16 bits), the view of the host itself; a fleet load\n"
+    "           worker (16 bits: 7 of worker, above them a handshake CID's\n"
+    "           mark and mint time), the view of the host itself; a fleet load\n"
     "           balancer configured with server ID length = host ID length sees\n"
     "           only the host ID.  With clear: octets 1..L are the host's server\n"
     "           ID in the clear, generation, worker and nonce follow under the\n"
@@ -237,7 +238,7 @@ static int parse_opt(struct cid_args *a, int o, const char *v) {
   case OPT_GENERATION:
     return qs_cli_uint(what, v, 0xffff, &a->generation);
   case OPT_WORKER:
-    return qs_cli_uint(what, v, 0xffff, &a->worker);
+    return qs_cli_uint(what, v, QS_RK_WORKER_MASK, &a->worker); /* lb_types.h */
   default:
     return 0;
   }

@@ -77,9 +77,7 @@ const char *qs_http_mime(const char *name) {
 
 /* ---- path resolution ---- */
 
-/* decode the path part (up to '?' or '#') into |out| as a path relative to
- * the root; returns 0 or an HTTP status */
-static int decode_path(const char *path, size_t len, char *out, size_t cap, int dotfiles) {
+int qs_http_decode_path(const char *path, size_t len, char *out, size_t cap, int dotfiles) {
   size_t o = 0, seg = 0;
   if (len == 0 || path[0] != '/')
     return 400;
@@ -180,7 +178,7 @@ int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t
   *fd = -1;
   if (len > QS_PATH_MAX)
     return 414;
-  status = decode_path(path, len, rel, QS_PATH_MAX + 1, root->serve_dotfiles);
+  status = qs_http_decode_path(path, len, rel, QS_PATH_MAX + 1, root->serve_dotfiles);
   if (status)
     return status;
   rl = strlen(rel);

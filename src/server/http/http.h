@@ -37,6 +37,14 @@ enum { QS_REFUSED_ESCAPE = 0, QS_REFUSED_DOTFILE = 1, QS_REFUSED_SPECIAL = 2 };
 #define QS_HTTP_STATUS(v) ((v) % 1000)
 #define QS_HTTP_REFUSAL(v) ((v) / 1000)
 
+/* qs_http_decode_path decodes the path part (up to '?' or '#') of the
+ * request path |path| (|len| octets) into |out| (|cap| octets) as a path
+ * relative to the root: percent-decoded, "." and empty segments dropped.
+ * Pure (fuzz/fuzz_http_path.c).  Returns 0, 400 (not absolute, bad or NUL
+ * escape, a ".." segment), 403 + 1000 * QS_REFUSED_DOTFILE (a segment
+ * starting with '.', unless |dotfiles|) or 414 (does not fit). */
+int qs_http_decode_path(const char *path, size_t len, char *out, size_t cap, int dotfiles);
+
 /* qs_http_resolve maps the request path |path| (|len| octets, as sent) to
  * an open regular file under |root|.  Returns the HTTP status
  * (QS_HTTP_STATUS of the value): 200 with *fd, *size and *ctype set, 400

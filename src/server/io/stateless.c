@@ -67,7 +67,7 @@ int qs_stateless_retry(struct qs_worker *w, const struct qs_dgram *d, const ngtc
   ngtcp2_cid scid;
   ngtcp2_ssize toklen, n;
 
-  if (qs_worker_mint(w, &scid) != 0)
+  if (qs_worker_mint_handshake(w, &scid) != 0)
     return -1;
   toklen = qs_token_retry_make(&w->srv->token_key, token, hd->version, &d->remote.sa,
                                d->remotelen, &scid, &hd->dcid, qs_now());

@@ -14,7 +14,7 @@
 #include "conn.h"
 #include "relay.h"
 #include "log.h"
-#include "quicsteer/quic_header.h"
+#include "quicsteer/classify.h"
 #include "quicsteer/util.h"
 #include "server.h"
 #include "stateless.h"
@@ -37,13 +37,19 @@ void qs_worker_rand(struct qs_worker *w, uint8_t *buf, size_t len) {
     abort();
 }
 
-int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid) {
+static int mint(struct qs_worker *w, ngtcp2_cid *cid, uint32_t rk) {
   const struct qs_keyring *kr = qs_keys_current(&w->srv->keys);
-  int n = qs_cidconf_mint(&kr->conf[kr->mint_cr], w->rk, cid->data);
+  int n = qs_cidconf_mint(&kr->conf[kr->mint_cr], rk, cid->data);
   if (n < 0)
     return -1;
   cid->datalen = (size_t)n;
   return 0;
+}
+
+int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid) { return mint(w, cid, w->rk); }
+
+int qs_worker_mint_handshake(struct qs_worker *w, ngtcp2_cid *cid) {
+  return mint(w, cid, qs_rk_handshake(w->rk, qs_hs_tick()));
 }
 
 void qs_worker_mark_dirty(struct qs_worker *w, struct qs_conn *c) {
@@ -143,59 +149,44 @@ static void new_connection(struct qs_worker *w, const struct qs_dgram *d, const 
   qs_conn_admit(w, d, &hd, data, len);
 }
 
-static uint8_t long_type(uint32_t version, uint8_t first) {
-  /* the v2 draft ngtcp2 0.12 speaks numbers its types as RFC 9369 does */
-  if (version == NGTCP2_PROTO_VER_V2_DRAFT)
-    return qs_hdr_long_type(QS_VERSION_V2, first);
-  return qs_hdr_long_type(version, first);
-}
+_Static_assert(QS_VERSION_V2_DRAFT == NGTCP2_PROTO_VER_V2_DRAFT,
+               "quic_header.h must know the v2 number ngtcp2 speaks");
 
+/* The decision is classify.h's, the kernel's own (lib/classify.c binds it to
+ * the keyring); a worker acts on it:
+ *   its own connection's datagram (any verdict but drop/vneg) -> that connection;
+ *   ROUTE to another worker -> relayed there (unless it was relayed to us);
+ *   then by packet type: Initial -> new connection, short header ->
+ *   stateless reset, anything else is ignored. */
 void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const uint8_t *data,
                            size_t len, int forwarded) {
   const struct qs_server *srv = w->srv;
-  struct qs_hdr h;
+  struct qs_cls cls;
   struct qs_conn *c;
-  const struct qs_keyring *kr;
-  const uint8_t *dcid;
-  uint8_t type;
-  uint32_t rk;
-  int rv = qs_hdr_parse(&h, data, (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len));
+  const struct qs_keyring *kr = qs_keys_current(&srv->keys);
 
-  if (rv == QS_ERR_CIDLEN && h.type == QS_PKT_LONG_OTHER) {
-    /* an unknown version may have long CIDs (RFC 8999) */
-    qs_stateless_vneg(w, d, data, len);
-    return;
-  }
-  if (rv != 0) {
+  switch (qs_classify_keyring(&cls, kr, data, len)) {
+  case QS_VERDICT_DROP:
     QS_STAT_ADD(w->st, drop_bad, 1);
     return;
-  }
-  type = h.type;
-  if (type == QS_PKT_SHORT) {
-    if (len < QS_SHORT_MIN_LEN || qs_hdr_set_short_dcid(&h, (uint32_t)len, srv->cidlen) != 0) {
-      QS_STAT_ADD(w->st, drop_bad, 1);
-      return;
-    }
-  } else if (h.version == QS_VERSION_NEG) {
-    return; /* version negotiation is for clients */
-  } else if (h.version != NGTCP2_PROTO_VER_V1 && h.version != NGTCP2_PROTO_VER_V2_DRAFT) {
+  case QS_VERDICT_VNEG:
     qs_stateless_vneg(w, d, data, len);
     return;
-  } else {
-    type = long_type(h.version, data[0]);
+  default:
+    break;
   }
-  dcid = data + h.dcid_off;
+  if (cls.type == QS_PKT_VERSION_NEG)
+    return; /* version negotiation is for clients */
 
-  c = qs_cidtab_find(&w->tab, dcid, h.dcid_len);
+  c = qs_cidtab_find(&w->tab, cls.key.k.cid, cls.key.k.len);
   if (c) {
     qs_conn_recv(c, d, data, len);
     return;
   }
   /* not ours: maybe another worker's (a migrated client the kernel hashed
-   * elsewhere, or a predecessor generation's connection) */
-  kr = qs_keys_current(&srv->keys);
-  rv = qs_keyring_route(kr, dcid, h.dcid_len, &rk);
-  if (rv != 0 && type == QS_PKT_SHORT && qs_keyring_foreign(kr, dcid, h.dcid_len)) {
+   * elsewhere, a predecessor generation's connection, a handshake whose
+   * Initials reached us without BPF) */
+  if (cls.verdict == QS_VERDICT_RESET && qs_keyring_foreign(kr, cls.key.k.cid, cls.key.k.len)) {
     /* another host's server ID, read in the clear (a fleet balancer sent
      * it here, or lost its mapping), whatever codepoint it names: no
      * worker here owns it, and a stateless reset would end a connection
@@ -205,22 +196,22 @@ void qs_worker_on_datagram(struct qs_worker *w, const struct qs_dgram *d, const 
     QS_STAT_ADD(w->st, drop_foreign, 1);
     return;
   }
-  if (!forwarded && !srv->cfg->no_forward && rv == 0) {
-    uint16_t gen = qs_rk_generation(rk), wk = qs_rk_worker(rk);
+  if (cls.verdict == QS_VERDICT_ROUTE && !forwarded && !srv->cfg->no_forward) {
+    uint16_t gen = qs_rk_generation(cls.rk), wk = qs_rk_worker(cls.rk);
     if (gen == srv->generation && wk != w->index && wk < srv->nworkers) {
       /* a sibling's: relayed, or dropped and counted; never ours to answer */
       (void)qs_relay(w, d, data, len, gen, wk);
       return;
     }
-    if (gen != srv->generation && wk < QS_MAX_WORKERS && qs_relay(w, d, data, len, gen, wk) == 0)
+    if (gen != srv->generation && qs_relay(w, d, data, len, gen, wk) == 0)
       return;
   }
-  switch (type) {
+  switch (cls.type) {
   case QS_PKT_INITIAL:
     new_connection(w, d, data, len);
     break;
   case QS_PKT_SHORT:
-    qs_stateless_reset(w, d, dcid, h.dcid_len, len);
+    qs_stateless_reset(w, d, cls.key.k.cid, cls.key.k.len, len);
     break;
   default:
     /* 0-RTT, Handshake or Retry for a connection we do not have */

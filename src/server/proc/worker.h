@@ -158,6 +158,12 @@ void qs_worker_block(struct qs_worker *w, struct qs_conn *c);
 /* qs_worker_mint writes a fresh CID for this worker into |cid|. */
 int qs_worker_mint(struct qs_worker *w, ngtcp2_cid *cid);
 
+/* qs_worker_mint_handshake writes a fresh handshake CID (marked, with its
+ * mint time: lb_types.h) for the SCID of a Retry or of the server's first
+ * Initial, the DCIDs a client's later Initials carry: only such a CID, while
+ * fresh, steers an Initial to this worker. */
+int qs_worker_mint_handshake(struct qs_worker *w, ngtcp2_cid *cid);
+
 /* qs_worker_rand fills |buf| from GnuTLS's CSPRNG (GNUTLS_RND_NONCE, a
  * per-thread generator seeded from the kernel): every random bit a peer
  * sees (ngtcp2's rand callback, stateless reset padding and length, the

@@ -526,7 +526,7 @@ int qs_conn_accept(struct qs_worker *w, const struct qs_dgram *d, const ngtcp2_p
   c->ref.user_data = c;
   ev_timer_init(&c->timer, timer_cb, 0., 0.);
   c->timer.data = c;
-  if (qs_worker_mint(w, &scid) != 0)
+  if (qs_worker_mint_handshake(w, &scid) != 0)
     goto fail;
 
   ngtcp2_settings_default(&settings);
