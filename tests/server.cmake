@@ -24,7 +24,8 @@ endfunction()
 qs_server_test(test_server_download_1 test_server_download.py 1 --no-bpf)
 qs_server_test(test_server_download_2 test_server_download.py 2 --no-bpf --big 200)
 qs_server_test(test_server_download_4 test_server_download.py 4 --no-bpf)
-qs_server_test(test_server_download_bpf test_server_download.py 2)
+qs_server_test(test_server_download_bpf test_server_download.py 2
+                --cli $<TARGET_FILE:quicsteer_cli>)
 qs_server_test(test_server_http_errors test_server_http.py)
 qs_server_test(test_server_badinput test_server_badinput.py)
 qs_server_test(test_server_migration_2 test_server_migration.py 2 --no-bpf
@@ -44,6 +45,9 @@ qs_server_test(test_server_takeover_userspace test_server_features.py takeover)
 qs_server_test(test_server_conffile test_server_conffile.py)
 qs_server_test(test_server_accesslog_system test_server_accesslog.py
                $<TARGET_FILE:quicsteer-load>)
+# issue 9.3: an Initial reusing a worker's CID is hashed, not aimed
+qs_server_test(test_server_aim test_server_aim.py --no-bpf)
+qs_server_test(test_server_aim_bpf test_server_aim.py --bpf $<TARGET_FILE:quicsteer_cli>)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again

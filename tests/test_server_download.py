@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """test_server_download.py: quicsteer-server serves files byte-identical.
 
-    test_server_download.py SERVER WORKERS [--big MB] [--no-bpf]
+    test_server_download.py SERVER WORKERS [--big MB] [--no-bpf | --cli QUICSTEER]
 
 Serves a directory of files of many sizes (empty, odd sizes around the read
 chunk and ring sizes, and with --big a file of MB megabytes that must
 stream through the bounded ring) and downloads them with gtlsclient, several
 per connection and several connections at once; every file must match by
 SHA-256.  /bytes/N must produce the documented pattern.  The server must
-then stop cleanly on SIGTERM.
+then stop cleanly on SIGTERM.  With kernel steering (no --no-bpf) the
+kernel must have done the steering: `quicsteer stat --json` (--cli) shows
+cid_routed grown and no fallback of any reason, and no worker relayed a
+datagram, so the test cannot pass on user-space relaying alone.
 """
+import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 
@@ -44,6 +49,7 @@ def main():
         big = int(args[args.index("--big") + 1])
     if "--no-bpf" in args:
         extra.append("--no-bpf")
+    cli = args[args.index("--cli") + 1] if "--cli" in args else None
     tmp = tmpdir("dl")
     root = os.path.join(tmp, "root")
     os.makedirs(os.path.join(root, "sub"))
@@ -58,7 +64,20 @@ def main():
         f.write("<!DOCTYPE html><title>t</title>\n")
 
     srv = Server(binary, tmp, ["--workers", workers, "--root", root] + extra)
+
+    def kernel_counters():
+        r = subprocess.run([cli, "stat", "--name", srv.name, "--json"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        check(r.returncode == 0, "quicsteer stat --json exits 0 (%s)" % r.stderr.strip())
+        st = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(st.get("steering") == "kernel", "quicsteer stat: steering in the kernel")
+        return st.get("kernel", {})
+
     try:
+        if "--no-bpf" not in extra:
+            check(cli is not None, "kernel-steering run given the CLI (--cli)")
+            check(srv.kernel_steering, "the server steers in the kernel (CI has BPF)")
+            k0 = kernel_counters()
         # several files on one connection
         names = [n for n in sizes if n != "big.bin" and n != "sub/index.html"]
         dl = os.path.join(tmp, "dl1")
@@ -120,6 +139,17 @@ def main():
                 os.unlink(p)
 
         st = srv.stats()
+        if "--no-bpf" not in extra:
+            k1 = kernel_counters()
+            grew = {k: k1.get(k, 0) - k0.get(k, 0) for k in k1}
+            print("kernel decisions during the downloads:", grew)
+            check(grew.get("cid_routed", 0) > 100,
+                  "the kernel routed datagrams by CID (%d)" % grew.get("cid_routed", 0))
+            fb = {k: v for k, v in grew.items()
+                  if (k.startswith("fallback_") or k == "initial_reused_cid") and v}
+            check(not fb, "no kernel fallback of any reason (%s)" % fb)
+            check(sum(w["fwd_out"] for w in st) == 0,
+                  "no worker relayed a datagram: the kernel delivered each to its owner")
         check(len(st) == int(workers), "stats file has %s worker records" % workers)
         reqs = sum(w["requests"] for w in st)
         check(reqs >= len(names) + 1 + 16 + 1, "stats count the requests (%d)" % reqs)
