@@ -65,7 +65,7 @@ enum qs_verdict {
 };
 
 struct qs_cls {
-  union qs_cidkey key; /* the DCID (zero-padded, with its length) */
+  union qs_cidkey key; /* the DCID (zero-padded, with its length); unset for a drop */
   uint32_t rk;         /* ROUTE: the owner's registered routing key */
   uint32_t version;    /* long header: its version */
   uint8_t verdict;     /* enum qs_verdict */
@@ -131,7 +131,6 @@ QS_INLINE uint8_t qs_classify_header(struct qs_cls *c, const uint64_t *pfx, uint
   uint32_t cidlen, conf_len;
   int rv;
 
-  c->key.w[0] = c->key.w[1] = c->key.w[2] = 0;
   c->rk = 0;
   c->version = 0;
   c->cr = 0;
@@ -164,6 +163,7 @@ QS_INLINE uint8_t qs_classify_header(struct qs_cls *c, const uint64_t *pfx, uint
       c->nokey = 1;
       return qs_cls_set(c, QS_VERDICT_VNEG, QS_CTR_FB_VERSION);
     }
+    c->key.w[0] = c->key.w[1] = c->key.w[2] = 0; /* a short header's key is all written */
     qs_hdr_copy_cid(c->key.k.cid, buf, h.dcid_off, h.dcid_len);
     c->key.k.len = h.dcid_len;
     if (h.type == QS_PKT_VERSION_NEG)
