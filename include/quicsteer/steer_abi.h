@@ -13,7 +13,7 @@
 #include "quicsteer/quic_header.h"
 #include "quicsteer/siphash.h"
 
-#define QS_ABI_VERSION 5
+#define QS_ABI_VERSION 6
 
 #define QS_MAX_GROUPS 4    /* reuseport groups (listen addresses) per instance */
 #define QS_MAX_WORKERS 128 /* workers per generation */
