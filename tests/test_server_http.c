@@ -389,12 +389,55 @@ static void test_header_timeout(void **state) {
   ev_loop_destroy(loop);
 }
 
+/* a response body that makes no progress (the client does not read) is
+ * reset after the send timeout; one that is pulled and released is not */
+static void test_send_timeout(void **state) {
+  struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+  struct qs_http_conf c = {.root = &root, .max_fields = 4096, .send_timeout = 0.2};
+  struct qs_http_worker w;
+  struct qs_wstats ws;
+  struct qs_req *stuck, *small;
+  struct qs_vec v[4];
+  int eof = 0;
+  ev_timer stop;
+  (void)state;
+  memset(&ws, 0, sizeof ws);
+  memset(&ff, 0, sizeof ff);
+  assert_int_equal(qs_http_worker_init(&w, loop, 0, &c, &ws), 0);
+  put("root/slow.bin", "0123456789");
+  stuck = qs_req_new(&w, &ff_ops, NULL, NULL, 0, "test");
+  qs_req_field(stuck, ":method", 7, "GET", 3);
+  qs_req_field(stuck, ":scheme", 7, "https", 5);
+  qs_req_field(stuck, ":path", 5, "/slow.bin", 9);
+  qs_req_headers_done(stuck, 1);
+  assert_true(stuck->has_body);
+  small = qs_req_new(&w, &ff_ops, NULL, NULL, 0, "test");
+  qs_req_field(small, ":method", 7, "GET", 3);
+  qs_req_field(small, ":scheme", 7, "https", 5);
+  qs_req_field(small, ":path", 5, "/index.html", 11);
+  qs_req_headers_done(small, 1);
+  /* this one is sent completely: no longer watched */
+  while (!eof)
+    qs_req_pull(small, v, 4, &eof);
+  ev_timer_init(&stop, stop_cb, 0.6, 0.);
+  ev_timer_start(loop, &stop);
+  ev_run(loop, 0);
+  assert_int_equal(ws.http_send_timeout, 1);
+  assert_true(stuck->was_reset);
+  assert_false(small->was_reset);
+  qs_req_close(stuck);
+  qs_req_close(small);
+  qs_http_worker_free(&w);
+  ev_loop_destroy(loop);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_mime),       cmocka_unit_test(test_bytes_route),
       cmocka_unit_test(test_file_ring),  cmocka_unit_test(test_req_errors),
-      cmocka_unit_test(test_special),    cmocka_unit_test(test_header_timeout),    cmocka_unit_test(test_fmt_dec),
+      cmocka_unit_test(test_special),    cmocka_unit_test(test_header_timeout),
+      cmocka_unit_test(test_send_timeout),    cmocka_unit_test(test_fmt_dec),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -194,7 +194,8 @@ class Server:
               "handshakes_open", "refused_handshakes", "refused_conns", "refused_stopping",
               "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted",
               "fwd_busy", "peers_refused",
-              "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred", "drop_foreign")
+              "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred", "drop_foreign",
+              "http_send_timeout")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

@@ -82,7 +82,8 @@ struct qs_wstats {
   uint64_t early_rejected; /* 0-RTT offered and refused (client resends in 1-RTT) */
   uint64_t early_deferred; /* unsafe requests in 0-RTT held until the handshake completed */
   uint64_t drop_foreign; /* short headers for another host's clear server ID: dropped */
-  uint64_t pad[14];        /* room to grow without changing the record size */
+  uint64_t http_send_timeout; /* responses reset: their body stalled (client not reading) */
+  uint64_t pad[13];        /* room to grow without changing the record size */
 };
 
 #endif

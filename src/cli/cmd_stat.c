@@ -64,6 +64,7 @@ static const struct {
     {"proxy_upstream_died", offsetof(struct qs_wstats, proxy_upstream_died), 0},
     {"proxy_client_abort", offsetof(struct qs_wstats, proxy_client_abort), 0},
     {"proxy_marked_down", offsetof(struct qs_wstats, proxy_marked_down), 0},
+    {"http_send_timeout", offsetof(struct qs_wstats, http_send_timeout), 0},
     {"log_dropped", offsetof(struct qs_wstats, log_dropped), 0},
     {"handshakes_open", offsetof(struct qs_wstats, handshakes_open), 1},
     {"refused_handshakes", offsetof(struct qs_wstats, refused_handshakes), 0},

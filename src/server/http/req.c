@@ -2,6 +2,7 @@
 #include "req.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,34 +172,65 @@ int qs_ring_pull(struct qs_ring *rg, struct qs_vec *v, size_t nv) {
 
 /* ---- worker context ---- */
 
-static void hdr_unlink(struct qs_req *r) {
-  struct qs_http_worker *hw = r->hw;
-  if (!r->hdr_listed)
+#define HDR_LINK offsetof(struct qs_req, hdr_link)
+#define SND_LINK offsetof(struct qs_req, snd_link)
+#define LINK(r, off) ((struct qs_req_link *)((char *)(r) + (off)))
+
+static void watch_add(struct qs_req_list *l, struct qs_req *r, size_t off) {
+  struct qs_req_link *k = LINK(r, off);
+  if (k->on)
     return;
-  if (r->hdr_prev)
-    r->hdr_prev->hdr_next = r->hdr_next;
+  k->on = 1;
+  k->next = NULL;
+  k->prev = l->tail;
+  if (l->tail)
+    LINK(l->tail, off)->next = r;
   else
-    hw->hdr_head = r->hdr_next;
-  if (r->hdr_next)
-    r->hdr_next->hdr_prev = r->hdr_prev;
-  else
-    hw->hdr_tail = r->hdr_prev;
-  r->hdr_prev = r->hdr_next = NULL;
-  r->hdr_listed = 0;
+    l->head = r;
+  l->tail = r;
 }
 
-/* requests still without a complete header section after the timeout are
- * reset: a client sending one octet a second costs a bounded time */
-static void hdr_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+static void watch_del(struct qs_req_list *l, struct qs_req *r, size_t off) {
+  struct qs_req_link *k = LINK(r, off);
+  if (!k->on)
+    return;
+  if (k->prev)
+    LINK(k->prev, off)->next = k->next;
+  else
+    l->head = k->next;
+  if (k->next)
+    LINK(k->next, off)->prev = k->prev;
+  else
+    l->tail = k->prev;
+  k->prev = k->next = NULL;
+  k->on = 0;
+}
+
+/* Requests still without a complete header section after the header
+ * timeout are reset: a client sending one octet a second costs a bounded
+ * time.  Responses whose body has neither been pulled nor released for
+ * the send timeout are reset: a client that never reads cannot pin a file,
+ * a ring or an upstream connection for longer. */
+static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   struct qs_http_worker *hw = t->data;
-  uint64_t now = mono_ns(), limit = (uint64_t)(hw->conf->header_timeout * 1e9);
+  const struct qs_http_conf *c = hw->conf;
+  uint64_t now = mono_ns();
   (void)loop;
   (void)revents;
-  while (hw->hdr_head && now - hw->hdr_head->start_ns >= limit) {
-    struct qs_req *r = hw->hdr_head;
-    hdr_unlink(r);
+  while (c->header_timeout > 0 && hw->hdr_wait.head &&
+         now - hw->hdr_wait.head->start_ns >= (uint64_t)(c->header_timeout * 1e9)) {
+    struct qs_req *r = hw->hdr_wait.head;
+    watch_del(&hw->hdr_wait, r, HDR_LINK);
     QS_STAT_ADD(hw->st, http_header_timeout, 1);
     qs_req_reset(r);
+  }
+  for (struct qs_req *r = hw->sending.head, *next; c->send_timeout > 0 && r; r = next) {
+    next = r->snd_link.next;
+    if (now - r->progress_ns >= (uint64_t)(c->send_timeout * 1e9)) {
+      watch_del(&hw->sending, r, SND_LINK);
+      QS_STAT_ADD(hw->st, http_send_timeout, 1);
+      qs_req_reset(r);
+    }
   }
   qs_http_flush(hw);
 }
@@ -213,18 +245,22 @@ int qs_http_worker_init(struct qs_http_worker *hw, struct ev_loop *loop, unsigne
   qs_filecache_init(&hw->files);
   if (conf->proxy && qs_proxy_worker_new(hw, conf->proxy, &hw->proxy) != 0)
     return -ENOMEM;
-  if (loop && conf->header_timeout > 0) {
-    double tick = conf->header_timeout / 4 < 1. ? conf->header_timeout / 4 : 1.;
-    ev_timer_init(&hw->hdr_timer, hdr_timer_cb, tick, tick);
-    hw->hdr_timer.data = hw;
-    ev_timer_start(loop, &hw->hdr_timer);
+  if (loop && (conf->header_timeout > 0 || conf->send_timeout > 0)) {
+    double tick = 1.;
+    if (conf->header_timeout > 0 && conf->header_timeout / 4 < tick)
+      tick = conf->header_timeout / 4;
+    if (conf->send_timeout > 0 && conf->send_timeout / 4 < tick)
+      tick = conf->send_timeout / 4;
+    ev_timer_init(&hw->watch_timer, watch_cb, tick, tick);
+    hw->watch_timer.data = hw;
+    ev_timer_start(loop, &hw->watch_timer);
   }
   return 0;
 }
 
 void qs_http_worker_free(struct qs_http_worker *hw) {
   if (hw->loop)
-    ev_timer_stop(hw->loop, &hw->hdr_timer);
+    ev_timer_stop(hw->loop, &hw->watch_timer);
   qs_proxy_worker_del(hw->proxy);
   hw->proxy = NULL;
   qs_filecache_free(&hw->files);
@@ -309,15 +345,8 @@ struct qs_req *qs_req_new(struct qs_http_worker *hw, const struct qs_front_ops *
     memcpy(&r->client, client, clientlen);
     r->clientlen = clientlen;
   }
-  if (hw->loop && hw->conf->header_timeout > 0) {
-    r->hdr_listed = 1;
-    r->hdr_prev = hw->hdr_tail;
-    if (hw->hdr_tail)
-      hw->hdr_tail->hdr_next = r;
-    else
-      hw->hdr_head = r;
-    hw->hdr_tail = r;
-  }
+  if (hw->loop && hw->conf->header_timeout > 0)
+    watch_add(&hw->hdr_wait, r, HDR_LINK);
   return r;
 }
 
@@ -385,7 +414,7 @@ static void route(struct qs_req *r);
 void qs_req_headers_done(struct qs_req *r, int fin) {
   r->headers_done = 1;
   r->body_fin = (uint8_t)fin;
-  hdr_unlink(r);
+  watch_del(&r->hw->hdr_wait, r, HDR_LINK);
   /* RFC 8470: only what is safe to repeat runs before the handshake */
   if (r->early_data && !r->bad && r->mkind != QS_REQ_GET && r->mkind != QS_REQ_HEAD) {
     r->held = 1;
@@ -476,10 +505,18 @@ int qs_req_pull(struct qs_req *r, struct qs_vec *v, size_t nv, int *eof) {
   n = r->h->pull(r, v, nv, eof);
   for (int i = 0; i < n; i++)
     r->body_tx += v[i].len;
+  if (r->snd_link.on) {
+    if (*eof)
+      watch_del(&r->hw->sending, r, SND_LINK); /* the rest is the transport's */
+    else if (n > 0)
+      r->progress_ns = mono_ns();
+  }
   return n;
 }
 
 void qs_req_acked(struct qs_req *r, uint64_t n) {
+  if (r->snd_link.on && n)
+    r->progress_ns = mono_ns();
   if (r->h && r->h->acked)
     r->h->acked(r, n);
 }
@@ -494,7 +531,8 @@ void qs_req_abort(struct qs_req *r) {
 
 void qs_req_close(struct qs_req *r) {
   struct qs_http_worker *hw = r->hw;
-  hdr_unlink(r);
+  watch_del(&hw->hdr_wait, r, HDR_LINK);
+  watch_del(&hw->sending, r, SND_LINK);
   if (hw->on_done) {
     size_t rl = 0, ul = 0;
     const char *ref = qs_fields_get(&r->fields, "referer", &rl);
@@ -538,6 +576,10 @@ int qs_req_respond(struct qs_req *r, int status, int has_body) {
   if (!qs_fields_get(&r->resp, "server", NULL))
     qs_fields_add(&r->resp, "server", 6, QS_SERVER_HEADER, sizeof QS_SERVER_HEADER - 1, 0);
   QS_STAT_ADD(r->hw->st, requests, 1);
+  if (r->has_body && r->hw->loop && r->hw->conf->send_timeout > 0) {
+    r->progress_ns = mono_ns();
+    watch_add(&r->hw->sending, r, SND_LINK);
+  }
   return r->front->respond(r);
 }
 

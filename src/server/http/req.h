@@ -89,8 +89,18 @@ struct qs_http_conf {
   const struct qs_proxy_table *proxy; /* NULL or no routes: everything is static */
   size_t max_fields;                  /* request header section bound */
   double header_timeout;              /* seconds to complete it (0: none) */
+  double send_timeout;                /* seconds a response body may stall (0: none) */
   int serve_dotfiles;
   int bytes_endpoint;
+};
+
+/* a list of requests the worker's periodic timer watches */
+struct qs_req_link {
+  struct qs_req *prev, *next;
+  uint8_t on;
+};
+struct qs_req_list {
+  struct qs_req *head, *tail;
 };
 
 /* the per-request "done" event: one per request, when its stream is gone */
@@ -125,10 +135,11 @@ struct qs_http_worker {
   /* the access log's hook (NULL: none) */
   qs_req_done_cb on_done;
   void *done_arg;
-  /* requests whose header section is incomplete, oldest first, checked by
-   * one periodic timer (no timer per request) */
-  struct qs_req *hdr_head, *hdr_tail;
-  ev_timer hdr_timer;
+  /* watched by one periodic timer (no timer per request): requests whose
+   * header section is incomplete (oldest first), and requests sending a
+   * response body (checked for a stall) */
+  struct qs_req_list hdr_wait, sending;
+  ev_timer watch_timer;
 };
 
 /* qs_http_worker_init prepares |hw|.  Returns 0 or -ENOMEM. */
@@ -184,8 +195,9 @@ enum { QS_REQ_GET = 1, QS_REQ_HEAD, QS_REQ_POST, QS_REQ_PUT, QS_REQ_OTHER };
 
 struct qs_req {
   struct qs_http_worker *hw;
-  struct qs_req *hdr_prev, *hdr_next; /* hw's list while the header section is incomplete */
-  uint8_t hdr_listed;
+  struct qs_req_link hdr_link; /* in hw->hdr_wait while the header section is incomplete */
+  struct qs_req_link snd_link; /* in hw->sending while the response body is produced */
+  uint64_t progress_ns;        /* the body's last pull or release */
   const struct qs_front_ops *front;
   void *front_data;
   const struct qs_handler_ops *h;

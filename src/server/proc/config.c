@@ -86,6 +86,8 @@ static const char usage_text[] =
     "      --max-header-size N  request header section bound, octets (default: 16384)\n"
     "      --header-timeout S   reset a request whose header section is not complete\n"
     "                           after S seconds (default: 10)\n"
+    "      --send-timeout S     reset a response whose body makes no progress for S\n"
+    "                           seconds (the client does not read; default: 60)\n"
     "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
     "      --bytes-endpoint     serve /bytes/N (N generated octets, for benchmarks)\n"
     "      --user NAME          after the set-up that needs root, run as NAME\n"
@@ -129,6 +131,7 @@ enum {
   OPT_PROXY_POOL_MAX,
   OPT_MAX_HEADER_SIZE,
   OPT_HEADER_TIMEOUT,
+  OPT_SEND_TIMEOUT,
   OPT_SERVE_DOTFILES,
   OPT_BYTES_ENDPOINT,
   OPT_RETRY_AUTO_HANDSHAKES,
@@ -184,6 +187,7 @@ static const struct option long_options[] = {
     {"proxy-pool-max", required_argument, NULL, OPT_PROXY_POOL_MAX},
     {"max-header-size", required_argument, NULL, OPT_MAX_HEADER_SIZE},
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
     {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
     {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"user", required_argument, NULL, OPT_USER},
@@ -382,6 +386,7 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->idle_timeout_s = QS_DEFAULT_IDLE_TIMEOUT_S;
   cfg->max_header_size = QS_DEFAULT_MAX_HEADER;
   cfg->header_timeout = QS_DEFAULT_HEADER_TIMEOUT_S;
+  cfg->send_timeout = QS_DEFAULT_SEND_TIMEOUT_S;
   cfg->proxy_connect_timeout = QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S;
   cfg->proxy_first_byte_timeout = QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S;
   cfg->proxy_idle_timeout = QS_DEFAULT_PROXY_IDLE_TIMEOUT_S;
@@ -490,6 +495,10 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
     case OPT_HEADER_TIMEOUT:
       if (parse_seconds(optarg, 3600, &cfg->header_timeout) != 0)
         return usage_error("bad --header-timeout '%s' (want seconds, 0..3600)", optarg);
+      break;
+    case OPT_SEND_TIMEOUT:
+      if (parse_seconds(optarg, 86400, &cfg->send_timeout) != 0)
+        return usage_error("bad --send-timeout '%s' (want seconds)", optarg);
       break;
     case OPT_SERVE_DOTFILES:
       cfg->serve_dotfiles = 1;

@@ -27,6 +27,7 @@
 #define QS_PROXY_ARGS 64             /* --proxy options */
 #define QS_DEFAULT_MAX_HEADER 16384  /* request header section, octets */
 #define QS_DEFAULT_HEADER_TIMEOUT_S 10.0
+#define QS_DEFAULT_SEND_TIMEOUT_S 60.0
 #define QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S 5.0
 #define QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S 60.0
 #define QS_DEFAULT_PROXY_IDLE_TIMEOUT_S 60.0
@@ -87,6 +88,7 @@ struct qs_config {
   unsigned proxy_pool_idle, proxy_pool_max;
   unsigned max_header_size;
   double header_timeout; /* seconds */
+  double send_timeout;   /* seconds */
   int serve_dotfiles;
   int bytes_endpoint;
   const char *user;    /* --user: run as this user once set up (NULL: stay) */

@@ -324,6 +324,7 @@ int main(int argc, char **argv) {
   srv.http_conf.proxy = srv.proxy;
   srv.http_conf.max_fields = cfg.max_header_size;
   srv.http_conf.header_timeout = cfg.header_timeout;
+  srv.http_conf.send_timeout = cfg.send_timeout;
   srv.http_conf.serve_dotfiles = cfg.serve_dotfiles;
   srv.http_conf.bytes_endpoint = cfg.bytes_endpoint;
   if (cfg.access_log &&

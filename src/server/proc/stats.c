@@ -131,6 +131,7 @@ static const struct metric metrics[] = {
     M(proxy_upstream_died, 0, "Upstreams that closed mid-body (stream reset)."),
     M(proxy_client_abort, 0, "Proxied requests the client reset (upstream connection closed)."),
     M(proxy_marked_down, 0, "Upstreams put out of rotation after a failure."),
+    M(http_send_timeout, 0, "Responses reset: their body made no progress for the send timeout."),
     M(log_dropped, 0, "Access log lines dropped (buffer full or the target failed)."),
     M(handshakes_open, 1, "Half-open QUIC connections (handshake not completed)."),
     M(refused_handshakes, 0, "New connections refused: --max-handshakes reached."),
