@@ -605,25 +605,8 @@ def main():
     signal.signal(signal.SIGTERM, R.on_signal)
     signal.signal(signal.SIGINT, R.on_signal)
     atexit.register(R.kill_all)
-    env = R.Env()
-    env.build = os.path.abspath(args.build)
-    if not os.path.exists(os.path.join(env.build, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", R.TOP, "-B", env.build, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DCMAKE_C_COMPILER=clang"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", env.build, "-j2", "--target", "quicsteer-server",
-                    "quicsteer-load", "quicsteer_cli", "bench_steer"], check=True,
-                   stdout=subprocess.DEVNULL)
-    env.server_bin = os.path.join(env.build, "src", "server", "quicsteer-server")
-    env.load_bin = os.path.join(env.build, "src", "load", "quicsteer-load")
-    env.cli_bin = os.path.join(env.build, "src", "cli", "quicsteer")
-    env.work = os.path.join(env.build, "bench-instr")
-    os.makedirs(env.work, exist_ok=True)
-    certdir = os.path.join(env.build, "dev-cert")
-    subprocess.run(["bash", os.path.join(R.TOP, "scripts", "dev-cert.sh"), certdir],
-                   check=True, stdout=subprocess.DEVNULL)
-    env.cert, env.key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
-    env.www = os.path.join(env.work, "www")
-    os.makedirs(env.www, exist_ok=True)
+    env = R.bench_env(args.build, "bench-instr",
+                      ["quicsteer-server", "quicsteer-load", "quicsteer_cli", "bench_steer"])
     small = os.path.join(env.www, R.SMALL)
     if not os.path.exists(small) or os.path.getsize(small) != R.SMALL_LEN:
         with open(small, "wb") as f:

@@ -1280,10 +1280,12 @@ INSTR_HEAD = "## Instructions per request, and steering in real traffic"
 
 
 FLOOD_HEAD = "## Initial flood"
+PROXY_HEAD = "## Reverse proxy"
 
 # sections measured by other scripts: (heading, file in bench/charts, script)
 SAVED_SECTIONS = [(INSTR_HEAD, "instr.md", "bench/instr.py"),
-                  (FLOOD_HEAD, "flood.md", "bench/flood.py")]
+                  (FLOOD_HEAD, "flood.md", "bench/flood.py"),
+                  (PROXY_HEAD, "proxy.md", "bench/proxy.py")]
 
 
 def saved_section(head):
@@ -1326,6 +1328,31 @@ def splice_section(head):
 
 def splice_instr():
     splice_section(INSTR_HEAD)
+
+
+def bench_env(build, work, targets):
+    """The Release build |build| (configured if needed, |targets| built), a
+    development certificate and the work directory build/WORK with its
+    document root www/: what the scripts of SAVED_SECTIONS start from."""
+    env = Env()
+    env.build = os.path.abspath(build)
+    if not os.path.exists(os.path.join(env.build, "CMakeCache.txt")):
+        subprocess.run(["cmake", "-S", TOP, "-B", env.build, "-DCMAKE_BUILD_TYPE=Release",
+                        "-DCMAKE_C_COMPILER=clang"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", env.build, "-j2", "--target"] + list(targets),
+                   check=True, stdout=subprocess.DEVNULL)
+    env.server_bin = os.path.join(env.build, "src", "server", "quicsteer-server")
+    env.load_bin = os.path.join(env.build, "src", "load", "quicsteer-load")
+    env.cli_bin = os.path.join(env.build, "src", "cli", "quicsteer")
+    env.work = os.path.join(env.build, work)
+    os.makedirs(env.work, exist_ok=True)
+    certdir = os.path.join(env.build, "dev-cert")
+    subprocess.run(["bash", os.path.join(TOP, "scripts", "dev-cert.sh"), certdir],
+                   check=True, stdout=subprocess.DEVNULL)
+    env.cert, env.key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
+    env.www = os.path.join(env.work, "www")
+    os.makedirs(env.www, exist_ok=True)
+    return env
 
 
 # --------------------------------------------------------------------- main
