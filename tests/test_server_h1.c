@@ -154,6 +154,16 @@ static void test_fields_bound(void **state) {
   assert_int_equal(n, 7);
   assert_string_equal(qs_field_name(&fs, 0), "name");
   assert_non_null(qs_fields_get(&fs, "NAME", NULL));
+  /* empty names and values, also as NULL (an empty buffer never allocated) */
+  qs_fields_clear(&fs);
+  assert_int_equal(qs_fields_add(&fs, "x-empty", 7, NULL, 0, 0), 0);
+  assert_int_equal(qs_fields_add(&fs, "", 0, "", 0, 1), 0);
+  assert_string_equal(qs_field_value(&fs, 0), "");
+  {
+    struct qs_buf b = {0};
+    assert_int_equal(qs_buf_add(&b, NULL, 0), 0);
+    assert_null(b.p);
+  }
   qs_fields_free(&fs);
 }
 

@@ -11,6 +11,8 @@
 #include <strings.h>
 
 int qs_buf_add(struct qs_buf *b, const void *data, size_t n) {
+  if (n == 0)
+    return 0; /* b->p may be NULL yet: no arithmetic on it */
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 1024;
     uint8_t *p;

@@ -712,8 +712,9 @@ static int push_field(struct pxreq *px) {
   int rv;
   if (px->hstate == 0)
     return 0;
-  rv = qs_fields_add(&px->uh, (const char *)px->hname.p, px->hname.len, (const char *)px->hval.p,
-                     px->hval.len, 1);
+  /* an empty name or value never allocated its buffer */
+  rv = qs_fields_add(&px->uh, px->hname.p ? (const char *)px->hname.p : "", px->hname.len,
+                     px->hval.p ? (const char *)px->hval.p : "", px->hval.len, 1);
   px->hname.len = px->hval.len = 0;
   px->hstate = 0;
   return rv;

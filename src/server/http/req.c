@@ -90,14 +90,15 @@ int qs_fields_add(struct qs_fields *fs, const char *name, size_t namelen, const 
       char c = name[i];
       fs->buf[fs->len + i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
     }
-  } else {
+  } else if (namelen) {
     memcpy(fs->buf + fs->len, name, namelen); /* HTTP/3 names arrive lower-case */
   }
   fs->len += namelen;
   fs->buf[fs->len++] = '\0';
   fs->f[fs->n].value = (uint32_t)fs->len;
   fs->f[fs->n].valuelen = (uint32_t)valuelen;
-  memcpy(fs->buf + fs->len, value, valuelen);
+  if (valuelen) /* an empty value may come as NULL */
+    memcpy(fs->buf + fs->len, value, valuelen);
   fs->len += valuelen;
   fs->buf[fs->len++] = '\0';
   fs->n++;
