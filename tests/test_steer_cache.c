@@ -82,6 +82,24 @@ static int send_cid(struct fix *f, int cfd, const uint8_t *cid, int len, int *re
   return fix_observe(f, cfd, pkt, short_pkt(pkt, cid, (size_t)len, 0), reason, ctr);
 }
 
+/* Every case starts alike: pinned to this CPU, 4 workers, a client, the
+ * counters, and one CID of |worker| sent once so that this CPU caches it.
+ * Returns the client socket; the CID's length in *len. */
+static int start(struct fix *f, uint16_t worker, uint8_t *cid, int *len, uint64_t ctr[QS_CTR_MAX]) {
+  uint32_t base, rk;
+  int cfd, reason;
+  pin_cpu();
+  fix_open(f, 4, AF_INET, ALG_AES1);
+  cfd = client_socket(AF_INET, 0);
+  assert_int_equal(qs_steer_read_counters(f->s, ctr), 0);
+  *len = mint(f, &f->cc, worker, cid);
+  assert_false(cached(f, cid, (size_t)*len, &base, &rk));
+  assert_int_equal(send_cid(f, cfd, cid, *len, &reason, ctr), worker);
+  assert_int_equal(reason, QS_CTR_CID_ROUTED);
+  assert_true(cached(f, cid, (size_t)*len, &base, &rk));
+  return cfd;
+}
+
 /* The hit path: an entry made by the first datagram serves the next ones,
  * even once the routing key is gone from qs_workers (which only a lookup
  * on a miss would notice). */
@@ -93,14 +111,7 @@ static void test_hit(void **state) {
   int cfd, len, len2, reason, i, fd;
   (void)state;
 
-  pin_cpu();
-  fix_open(&f, 4, AF_INET, ALG_AES1);
-  cfd = client_socket(AF_INET, 0);
-  assert_int_equal(qs_steer_read_counters(f.s, ctr), 0);
-  len = mint(&f, &f.cc, 1, cid);
-  assert_false(cached(&f, cid, (size_t)len, &base, &rk));
-  assert_int_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 1);
-  assert_int_equal(reason, QS_CTR_CID_ROUTED);
+  cfd = start(&f, 1, cid, &len, ctr);
   assert_true(cached(&f, cid, (size_t)len, &base, &rk));
   want = qs_rk_make(qs_steer_generation(f.s), 1);
   assert_int_equal(base, qs_slot_base(qs_steer_generation(f.s), 1));
@@ -158,13 +169,7 @@ static void test_rotation(void **state) {
   int cfd, len, len3, reason, sock;
   (void)state;
 
-  pin_cpu();
-  fix_open(&f, 4, AF_INET, ALG_AES1);
-  cfd = client_socket(AF_INET, 0);
-  assert_int_equal(qs_steer_read_counters(f.s, ctr), 0);
-  len = mint(&f, &f.cc, 2, cid);
-  assert_int_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 2);
-  assert_true(cached(&f, cid, (size_t)len, &base, &rk));
+  cfd = start(&f, 2, cid, &len, ctr);
 
   /* rotate: configuration 3 mints from now on */
   assert_int_equal(qs_cidconf_init(&rot, 3, 17, host_id, 2, key3, 0), 0);
@@ -213,13 +218,7 @@ static void test_socket_replaced(void **state) {
   int cfd, len, reason, old, i;
   (void)state;
 
-  pin_cpu();
-  fix_open(&f, 4, AF_INET, ALG_AES1);
-  cfd = client_socket(AF_INET, 0);
-  assert_int_equal(qs_steer_read_counters(f.s, ctr), 0);
-  len = mint(&f, &f.cc, 2, cid);
-  assert_int_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 2);
-  assert_true(cached(&f, cid, (size_t)len, &base, &rk));
+  cfd = start(&f, 2, cid, &len, ctr);
 
   old = f.fd[2];
   port = f.port;
@@ -262,13 +261,7 @@ static void test_takeover(void **state) {
   int cfd, len, lenb, reason, sock, i, k;
   (void)state;
 
-  pin_cpu();
-  fix_open(&a, 4, AF_INET, ALG_AES1);
-  cfd = client_socket(AF_INET, 0);
-  assert_int_equal(qs_steer_read_counters(a.s, ctr), 0);
-  len = mint(&a, &a.cc, 1, cid);
-  assert_int_equal(send_cid(&a, cfd, cid, len, &reason, ctr), 1);
-  assert_true(cached(&a, cid, (size_t)len, &base, &rk));
+  cfd = start(&a, 1, cid, &len, ctr);
 
   /* generation 2 in the same group, under its own configuration */
   memset(&b, 0, sizeof b);
