@@ -195,7 +195,9 @@ class Server:
               "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted",
               "fwd_busy", "peers_refused",
               "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred", "drop_foreign",
-              "http_send_timeout")
+              "http_send_timeout",
+              "tcp_conns_open", "tcp_accepted", "tcp_refused", "tcp_handshake_fail",
+              "tcp_handshake_timeout", "tcp_idle_closed")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

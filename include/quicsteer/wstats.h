@@ -83,7 +83,14 @@ struct qs_wstats {
   uint64_t early_deferred; /* unsafe requests in 0-RTT held until the handshake completed */
   uint64_t drop_foreign; /* short headers for another host's clear server ID: dropped */
   uint64_t http_send_timeout; /* responses reset: their body stalled (client not reading) */
-  uint64_t pad[13];        /* room to grow without changing the record size */
+  /* the TCP front (src/server/tcp, docs/server.md) */
+  uint64_t tcp_conns_open;        /* gauge: TCP connections */
+  uint64_t tcp_accepted;          /* TCP connections accepted */
+  uint64_t tcp_refused;           /* closed at once: --max-tcp-conns reached (or no memory) */
+  uint64_t tcp_handshake_fail;    /* TLS handshakes over TCP that failed */
+  uint64_t tcp_handshake_timeout; /* TLS handshakes over TCP not done in --handshake-timeout */
+  uint64_t tcp_idle_closed;       /* TCP connections closed idle after --idle-timeout */
+  uint64_t pad[7];        /* room to grow without changing the record size */
 };
 
 #endif

@@ -82,6 +82,12 @@ static const struct {
     {"early_rejected", offsetof(struct qs_wstats, early_rejected), 0},
     {"early_deferred", offsetof(struct qs_wstats, early_deferred), 0},
     {"drop_foreign", offsetof(struct qs_wstats, drop_foreign), 0},
+    {"tcp_conns_open", offsetof(struct qs_wstats, tcp_conns_open), 1},
+    {"tcp_accepted", offsetof(struct qs_wstats, tcp_accepted), 0},
+    {"tcp_refused", offsetof(struct qs_wstats, tcp_refused), 0},
+    {"tcp_handshake_fail", offsetof(struct qs_wstats, tcp_handshake_fail), 0},
+    {"tcp_handshake_timeout", offsetof(struct qs_wstats, tcp_handshake_timeout), 0},
+    {"tcp_idle_closed", offsetof(struct qs_wstats, tcp_idle_closed), 0},
 };
 #define NWFIELDS (sizeof wfields / sizeof wfields[0])
 /* the columns of the table (the JSON has them all) */

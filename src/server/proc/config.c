@@ -88,6 +88,11 @@ static const char usage_text[] =
     "                           after S seconds (default: 10)\n"
     "      --send-timeout S     reset a response whose body makes no progress for S\n"
     "                           seconds (the client does not read; default: 60)\n"
+    "      --no-tcp             do not also serve HTTP/2 and HTTP/1.1 over TLS on TCP\n"
+    "                           (same addresses and port)\n"
+    "      --alt-svc VALUE      the alt-svc field of TCP responses, or 'off'\n"
+    "                           (default: h3=\":PORT\"; ma=86400)\n"
+    "      --max-tcp-conns N    TCP connections per worker (default: 1024)\n"
     "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
     "      --bytes-endpoint     serve /bytes/N (N generated octets, for benchmarks)\n"
     "      --user NAME          after the set-up that needs root, run as NAME\n"
@@ -145,6 +150,9 @@ enum {
   OPT_SERVER_ID_MODE,
   OPT_SERVER_ID,
   OPT_CODEPOINTS,
+  OPT_NO_TCP,
+  OPT_ALT_SVC,
+  OPT_MAX_TCP_CONNS,
 };
 
 static const struct option long_options[] = {
@@ -194,6 +202,9 @@ static const struct option long_options[] = {
     {"key-retire", required_argument, NULL, OPT_KEY_RETIRE},
     {"ticket-lifetime", required_argument, NULL, OPT_TICKET_LIFETIME},
     {"no-early-data", no_argument, NULL, OPT_NO_EARLY_DATA},
+    {"no-tcp", no_argument, NULL, OPT_NO_TCP},
+    {"alt-svc", required_argument, NULL, OPT_ALT_SVC},
+    {"max-tcp-conns", required_argument, NULL, OPT_MAX_TCP_CONNS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -394,6 +405,7 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->proxy_pool_max = QS_DEFAULT_PROXY_POOL_MAX;
   cfg->key_retire_s = QS_DEFAULT_KEY_RETIRE_S;
   cfg->ticket_lifetime_s = QS_DEFAULT_TICKET_LIFETIME_S;
+  cfg->max_tcp_conns = QS_DEFAULT_MAX_TCP_CONNS;
 }
 
 static void default_listen(struct qs_config *cfg) {
@@ -514,6 +526,21 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_NO_EARLY_DATA:
       cfg->no_early_data = 1;
+      break;
+    case OPT_NO_TCP:
+      cfg->no_tcp = 1;
+      break;
+    case OPT_ALT_SVC:
+      if (strlen(optarg) == 0 || strlen(optarg) >= QS_ALT_SVC_LEN ||
+          strpbrk(optarg, "\r\n") != NULL)
+        return usage_error("bad --alt-svc '%s' (want a field value below %d octets, or off)",
+                           optarg, QS_ALT_SVC_LEN);
+      cfg->alt_svc = strcmp(optarg, "off") == 0 ? "" : optarg;
+      break;
+    case OPT_MAX_TCP_CONNS:
+      if (parse_uint(optarg, 1, 10000000, &v) != 0)
+        return usage_error("bad --max-tcp-conns '%s' (want 1..10000000)", optarg);
+      cfg->max_tcp_conns = (unsigned)v;
       break;
     case OPT_INITIAL_RTT:
       if (parse_uint(optarg, 1, 10000, &v) != 0)

@@ -28,6 +28,8 @@
 #define QS_DEFAULT_MAX_HEADER 16384  /* request header section, octets */
 #define QS_DEFAULT_HEADER_TIMEOUT_S 10.0
 #define QS_DEFAULT_SEND_TIMEOUT_S 60.0
+#define QS_DEFAULT_MAX_TCP_CONNS 1024
+#define QS_ALT_SVC_LEN 256 /* --alt-svc value bound, octets */
 #define QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S 5.0
 #define QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S 60.0
 #define QS_DEFAULT_PROXY_IDLE_TIMEOUT_S 60.0
@@ -95,6 +97,10 @@ struct qs_config {
   double key_retire_s; /* --key-retire: latest retirement of a rotated-out key */
   unsigned ticket_lifetime_s;
   int no_early_data;
+  /* the TCP front (docs/server.md, "TCP") */
+  int no_tcp;
+  const char *alt_svc; /* NULL: h3=":PORT"; ma=86400; "": none */
+  unsigned max_tcp_conns;
 };
 
 enum { QS_ACCESS_LOG_COMBINED = 0, QS_ACCESS_LOG_JSON = 1 };

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -107,6 +109,37 @@ static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
   return rv == -EAGAIN ? -EADDRINUSE : rv;
 }
 
+/* the TCP front's listening sockets of group |g|: one per worker, same
+ * address and port as its UDP sockets (tcp.h) */
+static int open_tcp(struct qs_server *srv, size_t g, const union qs_sa *addr) {
+  const struct qs_config *cfg = srv->cfg;
+  if (!cfg->takeover) {
+    /* a reuseport bind would silently share the port with another server */
+    int fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, err = 0;
+    if (fd >= 0) {
+      if (addr->sa.sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+      if (bind(fd, &addr->sa, qs_sa_len(addr)) != 0)
+        err = errno;
+      close(fd);
+    }
+    if (err == EADDRINUSE) {
+      die("TCP %s is in use by another socket (--no-tcp serves QUIC only)", cfg->listen[g].text);
+      return -1;
+    }
+  }
+  for (unsigned i = 0; i < srv->nworkers; i++) {
+    struct qs_worker *w = &srv->workers[i];
+    int fd = qs_tcp_listen(&addr->sa, qs_sa_len(addr));
+    if (fd < 0) {
+      die("cannot listen on TCP %s: %s", cfg->listen[g].text, strerror(-fd));
+      return -1;
+    }
+    w->tcp_fds[w->ntcp++] = fd;
+  }
+  return 0;
+}
+
 static int open_sockets(struct qs_server *srv) {
   const struct qs_config *cfg = srv->cfg;
   char a[64];
@@ -146,6 +179,8 @@ static int open_sockets(struct qs_server *srv) {
     }
     srv->group_addr[g] = srv->workers[0].socks[g].bound;
     QS_DEBUG(QS_LOG_MAIN, "group %zu: %s", g, qs_addr_format(a, sizeof a, &addr.sa));
+    if (!cfg->no_tcp && open_tcp(srv, g, &addr) != 0)
+      return -1;
   }
   return 0;
 }
@@ -184,6 +219,8 @@ static void report(const struct qs_server *srv, const char *why) {
     n += (size_t)snprintf(line + n, sizeof line - n, "%s%s", g ? ", " : "",
                           qs_addr_format(a, sizeof a, &srv->group_addr[g].sa));
   printf("quicsteer-server: listening on %s\n", line);
+  if (!srv->cfg->no_tcp)
+    printf("quicsteer-server: TCP: HTTP/2 and HTTP/1.1 over TLS on the same addresses\n");
   printf("quicsteer-server: workers: %u (instance %s, generation %u)\n", srv->nworkers,
          srv->cfg->name, srv->generation);
   if (srv->steer)
@@ -475,6 +512,18 @@ int main(int argc, char **argv) {
     }
   }
 
+  srv.tcp_conf.tls = &srv.tls;
+  srv.tcp_conf.tickets = &srv.tickets;
+  srv.tcp_conf.handshake_timeout = cfg.handshake_timeout;
+  srv.tcp_conf.idle_timeout = cfg.idle_timeout_s;
+  srv.tcp_conf.max_conns = cfg.max_tcp_conns;
+  srv.tcp_conf.max_fields = cfg.max_header_size;
+  if (cfg.alt_svc)
+    snprintf(srv.tcp_conf.alt_svc, sizeof srv.tcp_conf.alt_svc, "%s", cfg.alt_svc);
+  else if (srv.ngroups)
+    snprintf(srv.tcp_conf.alt_svc, sizeof srv.tcp_conf.alt_svc, "h3=\":%u\"; ma=86400",
+             (unsigned)ntohs(srv.group_addr[0].in.sin_port)); /* same offset in sin6 */
+  srv.tcp_conf.alt_svc_len = strlen(srv.tcp_conf.alt_svc);
   for (unsigned i = 0; i < srv.nworkers; i++) {
     if (qs_worker_init(&srv.workers[i], &srv, (uint16_t)i) != 0) {
       die("cannot set up worker %u", i);

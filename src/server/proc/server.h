@@ -23,6 +23,7 @@
 #include "quicsteer/reset.h"
 #include "quicsteer/steer.h"
 #include "stats.h"
+#include "tcp.h"
 #include "tickets.h"
 #include "tls.h"
 #include "keys.h"
@@ -44,6 +45,7 @@ struct qs_server {
   struct qs_docroot root;
   struct qs_proxy_table *proxy; /* NULL: no --proxy */
   struct qs_http_conf http_conf;
+  struct qs_tcp_conf tcp_conf; /* the TCP front (tcp.h) */
   struct qs_accesslog alog; /* fd -1: none */
   struct qs_steer *steer; /* NULL: steering in user space */
   struct qs_stats stats;

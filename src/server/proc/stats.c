@@ -149,6 +149,12 @@ static const struct metric metrics[] = {
     M(early_rejected, 0, "Connections whose 0-RTT data was refused (resent in 1-RTT)."),
     M(early_deferred, 0, "Unsafe requests received in 0-RTT, held until the handshake completed."),
     M(drop_foreign, 0, "Datagrams for another host's connection ID, dropped."),
+    M(tcp_conns_open, 1, "Open TCP connections (TLS, HTTP/2 or HTTP/1.1)."),
+    M(tcp_accepted, 0, "TCP connections accepted."),
+    M(tcp_refused, 0, "TCP connections closed at once: --max-tcp-conns reached."),
+    M(tcp_handshake_fail, 0, "TLS handshakes over TCP that failed."),
+    M(tcp_handshake_timeout, 0, "TLS handshakes over TCP abandoned at --handshake-timeout."),
+    M(tcp_idle_closed, 0, "Idle TCP connections closed at --idle-timeout."),
 };
 #undef M
 

@@ -73,12 +73,13 @@ void qs_worker_flush(struct qs_worker *w) {
 
 void qs_worker_reap(struct qs_worker *w) {
   qs_worker_flush(w);
+  qs_tcp_flush(&w->tcp);
   while (w->dead) {
     struct qs_conn *c = w->dead;
     w->dead = c->next_dead;
     qs_conn_free(c);
   }
-  if (w->stopping && w->nconns == 0 && !w->drained) {
+  if (w->stopping && w->nconns == 0 && w->tcp.nconns == 0 && !w->drained) {
     w->drained = 1;
     if (__atomic_sub_fetch(&w->srv->draining, 1, __ATOMIC_ACQ_REL) == 0)
       for (unsigned i = 0; i < w->srv->nworkers; i++)
@@ -305,6 +306,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     next = c->next;
     qs_conn_close_now(c);
   }
+  qs_tcp_close_all(&w->tcp);
   qs_worker_reap(w);
 }
 
@@ -324,6 +326,7 @@ static void stop_cb(struct ev_loop *loop, ev_io *io, int revents) {
     next = c->next;
     qs_conn_shutdown(c, 0);
   }
+  qs_tcp_drain(&w->tcp); /* a successor's sockets take new TCP connections */
   ev_timer_set(&w->goaway_timer, drain / 2 < 0.1 ? drain / 2 : 0.1, 0.);
   ev_timer_start(loop, &w->goaway_timer);
   ev_timer_set(&w->deadline_timer, drain, 0.);
@@ -410,6 +413,8 @@ int qs_worker_init(struct qs_worker *w, struct qs_server *srv, uint16_t index) {
   w->http.mem = &w->mem;
   w->http.flush = http_flush;
   w->http.flush_arg = w;
+  qs_tcp_worker_init(&w->tcp, w->loop, &w->http, &srv->tcp_conf, index, w->tcp_fds, w->ntcp);
+  w->ntcp = 0; /* the TCP front owns them now */
   for (size_t g = 0; g < w->nsocks; g++) {
     struct qs_sock *sk = &w->socks[g];
     sk->w = w;
@@ -461,6 +466,7 @@ static void *worker_main(void *arg) {
     next = c->next;
     qs_conn_kill(c);
   }
+  qs_tcp_close_all(&w->tcp);
   qs_worker_reap(w);
   return NULL;
 }
@@ -489,6 +495,11 @@ void qs_worker_free(struct qs_worker *w) {
     if (w->socks[g].fd >= 0)
       close(w->socks[g].fd);
   qs_relay_free(w);
+  for (size_t i = 0; i < w->ntcp; i++) /* never handed to the TCP front */
+    close(w->tcp_fds[i]);
+  w->ntcp = 0;
+  if (w->loop)
+    qs_tcp_worker_free(&w->tcp); /* before the HTTP layer its requests use */
   if (w->stopfd >= 0)
     close(w->stopfd);
   qs_http_worker_free(&w->http); /* its upstream watchers are on the loop */

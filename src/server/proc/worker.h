@@ -18,6 +18,7 @@
 #include "fwd.h"
 #include "mpool.h"
 #include "req.h"
+#include "tcp.h"
 #include "replay.h"
 #include "quicsteer/steer_abi.h"
 #include "quicsteer/wstats.h"
@@ -94,6 +95,9 @@ struct qs_worker {
 
   struct qs_cidtab tab;
   struct qs_http_worker http; /* the HTTP layer: file cache, upstream pools */
+  struct qs_tcp_worker tcp;   /* the TCP front (tcp.h) */
+  int tcp_fds[QS_MAX_GROUPS]; /* its listening sockets until qs_worker_init */
+  size_t ntcp;
   struct qs_mpool mem; /* ngtcp2's and nghttp3's allocator for this worker's connections */
   struct qs_accesslog_w alog; /* alog.on: --access-log */
   struct qs_replay replay; /* 0-RTT ClientHellos seen (unused with --no-early-data) */

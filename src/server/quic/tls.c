@@ -114,3 +114,33 @@ int qs_tls_alpn_is_h3(gnutls_session_t s) {
     return 0;
   return p.size == sizeof alpn_h3 - 1 && memcmp(p.data, alpn_h3, p.size) == 0;
 }
+
+static const char alpn_h2[] = "h2", alpn_h11[] = "http/1.1";
+
+int qs_tls_tcp_session_new(const struct qs_tls *t, const struct qs_tickets *tk,
+                           gnutls_session_t *ps) {
+  gnutls_session_t s;
+  gnutls_datum_t alpn[2] = {
+      {.data = (unsigned char *)alpn_h2, .size = sizeof alpn_h2 - 1},
+      {.data = (unsigned char *)alpn_h11, .size = sizeof alpn_h11 - 1},
+  };
+  if (gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NONBLOCK) != 0)
+    return -1;
+  /* a client without ALPN speaks HTTP/1.1: ALPN is not mandatory here */
+  if (gnutls_priority_set(s, t->prio) != 0 ||
+      gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred) != 0 ||
+      gnutls_alpn_set_protocols(s, alpn, 2, GNUTLS_ALPN_SERVER_PRECEDENCE) != 0 ||
+      (tk && qs_tickets_configure(tk, s) != 0)) {
+    gnutls_deinit(s);
+    return -1;
+  }
+  *ps = s;
+  return 0;
+}
+
+int qs_tls_alpn_is_h2(gnutls_session_t s) {
+  gnutls_datum_t p;
+  if (gnutls_alpn_get_selected_protocol(s, &p) != 0)
+    return 0;
+  return p.size == sizeof alpn_h2 - 1 && memcmp(p.data, alpn_h2, p.size) == 0;
+}

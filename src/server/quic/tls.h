@@ -46,4 +46,14 @@ int qs_tls_hello_offers_early_data(const gnutls_datum_t *hello);
 /* qs_tls_alpn_is_h3 returns 1 if the handshake selected ALPN "h3". */
 int qs_tls_alpn_is_h3(gnutls_session_t s);
 
+/* qs_tls_tcp_session_new makes a server session for TLS over TCP (the TCP
+ * front, tcp.h) under the same credentials: ALPN "h2" or "http/1.1" (none
+ * means HTTP/1.1), session tickets under |tk| when not NULL.  The caller
+ * sets the transport.  Returns 0 or -1. */
+int qs_tls_tcp_session_new(const struct qs_tls *t, const struct qs_tickets *tk,
+                           gnutls_session_t *ps);
+
+/* qs_tls_alpn_is_h2 tells whether the TCP session negotiated "h2". */
+int qs_tls_alpn_is_h2(gnutls_session_t s);
+
 #endif
