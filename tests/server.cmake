@@ -48,13 +48,15 @@ qs_server_test(test_server_accesslog_system test_server_accesslog.py
 # issue 9.3: an Initial reusing a worker's CID is hashed, not aimed
 qs_server_test(test_server_aim test_server_aim.py --no-bpf)
 qs_server_test(test_server_aim_bpf test_server_aim.py --bpf $<TARGET_FILE:quicsteer_cli>)
+# the TCP front: curl (HTTP/1.1, HTTP/2) and h2load against the TCP port
+qs_server_test(test_server_tcp test_server_tcp.py)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again
 set_tests_properties(test_server_download_2 test_server_download_4 test_server_migration_2
                      test_server_migration_4 test_server_migration_bpf_2 test_server_sigterm
                      test_server_robust test_server_takeover_userspace
-                     test_server_accesslog_system test_server_conffile
+                     test_server_accesslog_system test_server_conffile test_server_tcp
                      PROPERTIES LABELS tsan)
 
 # test_server_config reads the shipped example and docs/config.md

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""test_server_tcp.py: the TCP front (docs/server.md, "TCP front").
+
+    test_server_tcp.py SERVER
+
+curl over HTTP/1.1 and HTTP/2 against the TCP port of the --listen
+address: the demo page, HEAD, 404, a large /bytes/N body, a proxied POST
+(tests/upstream.py); the alt-svc field on every response; h2load bounded
+runs (HTTP/2 and HTTP/1.1) with no failure; a client sending one header
+octet every half second is cut off by --header-timeout and counted; the
+--max-tcp-conns cap; --alt-svc off; --no-tcp; a graceful stop finishing a
+request in flight while an idle HTTP/1.1 keep-alive connection is closed.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_lib import Server, bytes_body, check, finish, tmpdir  # noqa: E402
+from upstream import Upstream  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def curl(srv, path, proto, extra=(), port=None):
+    """(status, headers dict of lists, body) over TCP with curl."""
+    url = "https://127.0.0.1:%d%s" % (port or srv.port, path)
+    hdr_path = os.path.join(srv.tmp, "curl.hdr")
+    body_path = os.path.join(srv.tmp, "curl.body")
+    for p in (hdr_path, body_path):
+        if os.path.exists(p):
+            os.unlink(p)
+    r = subprocess.run(["curl", "-sS", "-k", "--max-time", "20", proto, "-D", hdr_path,
+                        "-o", body_path] + list(extra) + [url], capture_output=True, timeout=30)
+    if r.returncode != 0:
+        return None, {}, r.stderr
+    status, headers = None, {}
+    with open(hdr_path, "rb") as f:
+        for line in f.read().decode("latin-1").split("\r\n"):
+            m = re.match(r"HTTP/(\S+) (\d+)", line)
+            if m:
+                status, headers = int(m.group(2)), {"_version": [m.group(1)]}
+            elif ":" in line:
+                k, v = line.split(":", 1)
+                headers.setdefault(k.strip().lower(), []).append(v.strip())
+    body = b""
+    if os.path.exists(body_path):
+        with open(body_path, "rb") as f:
+            body = f.read()
+    return status, headers, body
+
+
+def tls_conn(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+
+
+def read_response(s):
+    """One HTTP/1.1 response with a content-length: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(65536)
+        if not d:
+            return None, b""
+        data += d
+    head, rest = data.split(b"\r\n\r\n", 1)
+    m = re.search(rb"(?i)content-length: (\d+)", head)
+    n = int(m.group(1)) if m else 0
+    while len(rest) < n:
+        d = s.recv(65536)
+        if not d:
+            break
+        rest += d
+    return int(head.split(b" ")[1]), rest
+
+
+def closed_within(s, seconds):
+    """Whether the server closes |s| within |seconds| (no data expected)."""
+    s.settimeout(seconds)
+    try:
+        return s.recv(1) == b""
+    except (ssl.SSLError, ConnectionError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def main():
+    binary = sys.argv[1]
+    for tool in ("curl", "h2load"):
+        check(shutil.which(tool) is not None, "%s is installed" % tool)
+    tmp = tmpdir("tcp")
+    up = Upstream()
+    www = os.path.join(TOP, "www")
+    with open(os.path.join(www, "index.html"), "rb") as f:
+        index = f.read()
+    srv = Server(binary, tmp, ["--workers", "2", "--no-bpf", "--root", www, "--header-timeout",
+                               "2", "--proxy", "/up=http://127.0.0.1:%d" % up.port])
+    alt = 'h3=":%d"; ma=86400' % srv.port
+    try:
+        for proto, ver in (("--http1.1", "1.1"), ("--http2", "2")):
+            st, h, body = curl(srv, "/", proto)
+            check(st == 200 and h.get("_version") == [ver] and body == index,
+                  "%s: GET / is the demo page over HTTP/%s (%s)" % (proto, ver, st))
+            check(h.get("alt-svc") == [alt], "%s: 200 carries alt-svc %s (%s)" %
+                  (proto, alt, h.get("alt-svc")))
+            st, h, body = curl(srv, "/nope", proto)
+            check(st == 404 and h.get("alt-svc") == [alt], "%s: 404 with alt-svc" % proto)
+            st, h, body = curl(srv, "/", proto, ["-I"])
+            # with -I curl writes the header section where the body would go
+            check(st == 200 and body.endswith(b"\r\n\r\n") and index[:20] not in body and h.get("content-length") == [str(len(index))] and
+                  h.get("alt-svc") == [alt], "%s: HEAD / has the length, no body" % proto)
+            n = 3 * 1000 * 1000 + 17
+            st, h, body = curl(srv, "/bytes/%d" % n, proto)
+            check(st == 200 and body == bytes_body(n), "%s: /bytes/%d intact" % (proto, n))
+            payload = os.path.join(tmp, "post.bin")
+            with open(payload, "wb") as f:
+                f.write(bytes_body(200000))
+            st, h, body = curl(srv, "/up/echo", proto, ["--data-binary", "@" + payload])
+            rep = json.loads(body) if st == 200 else {}
+            check(st == 200 and rep.get("method") == "POST" and rep.get("length") == 200000 and
+                  rep.get("sha256") == hashlib.sha256(bytes_body(200000)).hexdigest() and
+                  h.get("alt-svc") == [alt],
+                  (proto, st, body[:200]))
+
+        for args, n in ((["-n", "2000", "-c", "10", "-m", "10"], 2000),
+                        (["--h1", "-n", "1000", "-c", "10"], 1000)):
+            r = subprocess.run(["h2load"] + args + [srv.url("/")], capture_output=True,
+                               text=True, timeout=60)
+            check(("%d succeeded, 0 failed, 0 errored" % n) in r.stdout and
+                  ("status codes: %d 2xx" % n) in r.stdout,
+                  "h2load %s: every request 200" % " ".join(args))
+
+        # one header octet every half second: cut off by the 2 s header timeout
+        before = srv.total("http_header_timeout")
+        s = tls_conn(srv.port)
+        t0 = time.time()
+        cut = None
+        for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
+            try:
+                s.send(bytes([b]))
+            except (ssl.SSLError, OSError):
+                cut = time.time() - t0
+                break
+            if closed_within(s, 0.5):
+                cut = time.time() - t0
+                break
+        s.close()
+        check(cut is not None and cut < 5, "a slow header section is cut off (after %s s)" % cut)
+        check(srv.total("http_header_timeout") == before + 1, "and counted in http_header_timeout")
+        check(srv.total("tcp_accepted") >= 20 and srv.total("tcp_conns_open") >= 0,
+              "TCP connections counted (%d)" % srv.total("tcp_accepted"))
+
+        # graceful stop: a request in flight finishes; an idle keep-alive closes
+        idle = tls_conn(srv.port)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, body = read_response(idle)
+        check(st == 200 and body == index, "keep-alive connection served once")
+        busy = tls_conn(srv.port)
+        busy.sendall(b"GET /up/slow/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        check(closed_within(idle, 2), "drain closes the idle keep-alive connection")
+        busy.settimeout(10)
+        st, body = read_response(busy)
+        check(st == 200, "drain finishes the request in flight (%s)" % st)
+        check(closed_within(busy, 3), "and then closes its connection")
+    finally:
+        srv.stop_and_check()
+
+    # the cap, --alt-svc off
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--max-tcp-conns", "1",
+                               "--alt-svc", "off"])
+    try:
+        hold = tls_conn(srv.port)
+        st, h, _ = curl(srv, "/", "--http2")
+        check(st is None, "a second TCP connection over --max-tcp-conns 1 is refused")
+        check(srv.total("tcp_refused") == 1, "and counted in tcp_refused")
+        hold.close()
+        time.sleep(0.3)
+        st, h, _ = curl(srv, "/", "--http2")
+        check(st == 200 and "alt-svc" not in h, "--alt-svc off: no alt-svc field")
+    finally:
+        srv.stop_and_check()
+
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--no-tcp"])
+    try:
+        try:
+            socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
+            refused = False
+        except ConnectionRefusedError:
+            refused = True
+        check(refused, "--no-tcp: nothing listens on the TCP port")
+    finally:
+        srv.stop_and_check()
+    up.close()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
