@@ -165,6 +165,10 @@ def case_basic(binary, tmp):
               "100 Continue from the upstream, then the body and the final answer")
         check("[:status: 100]" in out, "the interim 100 reaches the client")
 
+        st, h, body, _ = fetch(srv, "/up/fields/300", dl=dl)
+        check(st == "200" and all(h.get("x-f%d" % i) == "v%d" % i for i in range(300)),
+              "a response with 300 fields: every one passed on")
+
         # ---- framings of the response
         for kind in ("chunked", "close", "pattern"):
             st, h, body, _ = fetch(srv, "/up/%s/300001" % kind, dl=dl, quiet=True)

@@ -13,6 +13,7 @@ Written on raw sockets so that it can misbehave on purpose.  Paths:
   /garbage          a response that is not HTTP
   /die/N            Content-Length: N, then N/2 octets, then close
   /continue         answers 100 Continue, reads the body, then 200
+  /fields/N         a response with N fields X-F0..X-F(N-1)
   /trickle/N        N octets of pattern, slowly (for aborts); records
                     whether the peer went away before the end
 
@@ -145,7 +146,7 @@ class Upstream:
         parts = path.strip("/").split("/")
         # the proxy passes the path unchanged: drop the route prefix
         while parts and parts[0] not in ("echo", "pattern", "chunked", "close", "slow",
-                                         "garbage", "die", "continue", "trickle"):
+                                         "garbage", "die", "continue", "trickle", "fields"):
             parts.pop(0)
         kind = parts[0] if parts else ""
         arg = parts[1] if len(parts) > 1 else "0"
@@ -171,6 +172,11 @@ class Upstream:
                 block = pattern(step)
                 for off in range(0, n, step):
                     c.sendall(block[:min(step, n - off)])
+            return True
+        if kind == "fields":
+            n = int(arg)
+            hs = b"".join(b"X-F%d: v%d\r\n" % (i, i) for i in range(n))
+            c.sendall(b"HTTP/1.1 200 OK\r\n" + hs + b"Content-Length: 2\r\n\r\nok")
             return True
         if kind == "chunked":
             n = int(arg)

@@ -21,7 +21,7 @@ struct qs_stream {
   uint8_t resume_queued, failed_queued;
 };
 
-#define QS_H3_MAX_NV 128 /* response fields submitted; more are dropped */
+#define QS_H3_MAX_NV 128 /* response fields on the stack; more take the heap */
 
 static void queue_resume(struct qs_conn *c, struct qs_stream *s) {
   if (s->resume_queued)
@@ -72,18 +72,30 @@ static const nghttp3_data_reader reader = {.read_data = h3_read_data};
 static int front_respond(struct qs_req *r) {
   struct qs_stream *s = r->front_data;
   struct qs_conn *c = s->c;
-  nghttp3_nv nva[QS_H3_MAX_NV];
+  nghttp3_nv stack[QS_H3_MAX_NV], *nva = stack;
   char status[24];
   size_t n = 0;
   int rv;
 
+  /* an upstream may send many fields (bounded by QS_RESP_FIELDS_MAX):
+   * none is dropped */
+  if (r->resp.n + 1 > QS_H3_MAX_NV) {
+    nva = malloc((r->resp.n + 1) * sizeof *nva);
+    if (!nva) {
+      queue_failed(c, s);
+      qs_worker_mark_dirty(c->w, c);
+      return NGHTTP3_ERR_NOMEM;
+    }
+  }
   nva[n++] = (nghttp3_nv){(uint8_t *)":status", (uint8_t *)status, 7,
                           qs_fmt_dec(status, (uint64_t)r->status), NGHTTP3_NV_FLAG_NONE};
-  for (size_t i = 0; i < r->resp.n && n < QS_H3_MAX_NV; i++)
+  for (size_t i = 0; i < r->resp.n; i++)
     nva[n++] = (nghttp3_nv){(uint8_t *)qs_field_name(&r->resp, i),
                             (uint8_t *)qs_field_value(&r->resp, i), r->resp.f[i].namelen,
                             r->resp.f[i].valuelen, NGHTTP3_NV_FLAG_NONE};
   rv = nghttp3_conn_submit_response(c->h3, s->id, nva, n, r->has_body ? &reader : NULL);
+  if (nva != stack)
+    free(nva); /* nghttp3 copied the fields */
   if (rv != 0) {
     QS_DEBUG(c->w->index, "stream %lld: cannot submit response: %s", (long long)s->id,
              nghttp3_strerror(rv));
