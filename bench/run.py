@@ -1285,7 +1285,8 @@ PROXY_HEAD = "## Reverse proxy"
 # sections measured by other scripts: (heading, file in bench/charts, script)
 SAVED_SECTIONS = [(INSTR_HEAD, "instr.md", "bench/instr.py"),
                   (FLOOD_HEAD, "flood.md", "bench/flood.py"),
-                  (PROXY_HEAD, "proxy.md", "bench/proxy.py")]
+                  (PROXY_HEAD, "proxy.md", "bench/proxy.py"),
+                  ("## TLS resumption and 0-RTT", "tls.md", "bench/tls.py")]
 
 
 def saved_section(head):

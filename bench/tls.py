@@ -17,6 +17,8 @@ building the Release tree (default build/bench).
 """
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -181,8 +183,21 @@ def main():
     med = {k: statistics.median(x for x in v if x is not None) for k, v in t.items()}
     rev = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
-    print("## TLS resumption and 0-RTT\n")
-    print("Not part of `bench/run.py`: made by `python3 bench/tls.py --rounds %d --seconds %g "
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        report(a, full, res, t, med, mf, mr, tot, rejected, rev, load_avg)
+    # BENCHMARKS.md's section, kept by bench/run.py (SAVED_SECTIONS)
+    with open(os.path.join(TOP, "bench", "charts", "tls.md"), "w") as f:
+        f.write(out.getvalue())
+    print(TLS_HEAD + "\n")
+    print(out.getvalue())
+
+
+TLS_HEAD = "## TLS resumption and 0-RTT"
+
+
+def report(a, full, res, t, med, mf, mr, tot, rejected, rev, load_avg):
+    print("Made by `python3 bench/tls.py --rounds %d --seconds %g "
           "--delay-ms %g --ttfb-runs %d` on %s (quicsteer %s), Release build; load average "
           "before the run %s. The machine's 2 vCPUs were shared with several other jobs at the "
           "time: absolute rates are low and noisy, the ratios are what matters.\n"

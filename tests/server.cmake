@@ -28,6 +28,7 @@ qs_server_test(test_server_download_bpf test_server_download.py 2
                 --cli $<TARGET_FILE:quicsteer_cli>)
 qs_server_test(test_server_http_errors test_server_http.py)
 qs_server_test(test_server_badinput test_server_badinput.py)
+qs_server_test(test_server_ports test_server_ports.py)
 qs_server_test(test_server_migration_2 test_server_migration.py 2 --no-bpf
                 $<TARGET_FILE:quicsteer_cli>)
 qs_server_test(test_server_migration_4 test_server_migration.py 4 --no-bpf

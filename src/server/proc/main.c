@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
@@ -110,8 +111,10 @@ static int userspace_generation(const struct qs_config *cfg, uint16_t *gen) {
 }
 
 /* the TCP front's listening sockets of group |g|: one per worker, same
- * address and port as its UDP sockets (tcp.h) */
-static int open_tcp(struct qs_server *srv, size_t g, const union qs_sa *addr) {
+ * address and port as its UDP sockets (tcp.h).  With |ephemeral| (port 0
+ * asked for: the UDP sockets picked the port) a port taken on TCP returns
+ * -EADDRINUSE quietly, for the caller to pick another. */
+static int open_tcp(struct qs_server *srv, size_t g, const union qs_sa *addr, int ephemeral) {
   const struct qs_config *cfg = srv->cfg;
   if (!cfg->takeover) {
     /* a reuseport bind would silently share the port with another server */
@@ -124,6 +127,8 @@ static int open_tcp(struct qs_server *srv, size_t g, const union qs_sa *addr) {
       close(fd);
     }
     if (err == EADDRINUSE) {
+      if (ephemeral)
+        return -EADDRINUSE;
       die("TCP %s is in use by another socket (--no-tcp serves QUIC only)", cfg->listen[g].text);
       return -1;
     }
@@ -140,11 +145,27 @@ static int open_tcp(struct qs_server *srv, size_t g, const union qs_sa *addr) {
   return 0;
 }
 
+static int sa_port(const union qs_sa *a) {
+  return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+/* close_group undoes a group's UDP sockets (a port 0 bind picked a port
+ * whose TCP twin is taken) */
+static void close_group(struct qs_server *srv, size_t g) {
+  for (unsigned i = 0; i < srv->nworkers; i++) {
+    struct qs_sock *sk = &srv->workers[i].socks[g];
+    if (sk->fd >= 0)
+      close(sk->fd);
+    sk->fd = -1;
+    srv->workers[i].nsocks = g;
+  }
+}
+
 static int open_sockets(struct qs_server *srv) {
   const struct qs_config *cfg = srv->cfg;
   char a[64];
   srv->ngroups = cfg->nlisten;
-  for (size_t g = 0; g < cfg->nlisten; g++) {
+  for (size_t g = 0, tries = 0; g < cfg->nlisten; g++) {
     union qs_sa addr;
     memset(&addr, 0, sizeof addr);
     memcpy(&addr, &cfg->listen[g].addr, cfg->listen[g].addrlen);
@@ -179,8 +200,19 @@ static int open_sockets(struct qs_server *srv) {
     }
     srv->group_addr[g] = srv->workers[0].socks[g].bound;
     QS_DEBUG(QS_LOG_MAIN, "group %zu: %s", g, qs_addr_format(a, sizeof a, &addr.sa));
-    if (!cfg->no_tcp && open_tcp(srv, g, &addr) != 0)
-      return -1;
+    if (!cfg->no_tcp) {
+      int ephemeral = sa_port((const union qs_sa *)&cfg->listen[g].addr) == 0;
+      rv = open_tcp(srv, g, &addr, ephemeral && tries < 16);
+      if (rv == -EADDRINUSE) {
+        /* port 0: the port UDP picked is taken on TCP; pick again */
+        close_group(srv, g);
+        tries++;
+        g--;
+        continue;
+      }
+      if (rv != 0)
+        return -1;
+    }
   }
   return 0;
 }
@@ -290,6 +322,20 @@ static int check_config(struct qs_config *cfg) {
   return n ? QS_EXIT_USAGE : 0;
 }
 
+/* raise_nofile lifts the soft descriptor limit to the hard one: each worker
+ * holds a relay connection to every other worker (N^2 in all), plus its
+ * QUIC and TCP sockets, upstream pools and files, and the usual soft limit
+ * of 1024 is reached at about 30 workers (docs/scaling.md). */
+static void raise_nofile(void) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      QS_WARN(QS_LOG_MAIN, "cannot raise the descriptor limit: %s", strerror(errno));
+  }
+}
+
 int main(int argc, char **argv) {
   static struct qs_config cfg;
   static struct qs_server srv;
@@ -318,6 +364,7 @@ int main(int argc, char **argv) {
     die("cannot fork: %s", strerror(errno));
     return QS_EXIT_FAIL;
   }
+  raise_nofile();
   srv.cfg = &cfg;
   srv.nworkers = cfg.workers;
   srv.root.fd = -1;
