@@ -13,6 +13,7 @@
 #include "tcp.h"
 
 #define QS_H1_BODY_HELD (256 * 1024) /* request body not yet consumed: stop parsing */
+#define QS_H1_IN_MAX (64 * 1024)     /* unparsed input kept: stop reading */
 
 struct h1c {
   struct qs_tcp_conn *c;
@@ -231,7 +232,16 @@ static const http_parser_settings settings = {
 /* ---- the connection ---- */
 
 /* parse what waits while nothing holds it back; -1: close the connection */
+static int parse_some(struct h1c *h);
+
 static int parse(struct h1c *h) {
+  int rv = parse_some(h);
+  /* bounded input: the socket is read again once the parser took it */
+  qs_tcp_pause_rx(h->c, qs_buf_pending(&h->in) >= QS_H1_IN_MAX);
+  return rv;
+}
+
+static int parse_some(struct h1c *h) {
   while (qs_buf_pending(&h->in) && !h->failed && !h->msg_done && h->held <= QS_H1_BODY_HELD &&
          !h->closing_after) {
     size_t len = qs_buf_pending(&h->in), n;
@@ -288,6 +298,8 @@ static int h1_send(struct qs_tcp_conn *c) {
   struct qs_req *r = h->r;
   if (h->failed)
     return -1;
+  if (r && !h->msg_done && h->held <= QS_H1_BODY_HELD && parse(h) != 0)
+    return -1; /* the handler consumed body octets: read on */
   while (r && r->responded && !h->resp_done && qs_buf_pending(&c->out) < QS_TCP_OUT_HIGH) {
     struct qs_vec v[8];
     uint64_t total = 0;

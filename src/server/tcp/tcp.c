@@ -43,6 +43,19 @@ void qs_tcp_mark(struct qs_tcp_conn *c) {
   c->t->dirty = c;
 }
 
+void qs_tcp_pause_rx(struct qs_tcp_conn *c, int on) {
+  if (!!on == c->rx_paused)
+    return;
+  c->rx_paused = (uint8_t)!!on;
+  if (on) {
+    ev_io_stop(c->t->loop, &c->rio);
+  } else {
+    ev_io_start(c->t->loop, &c->rio);
+    c->rx_resume = 1; /* GnuTLS may hold a decrypted record already */
+    qs_tcp_mark(c);
+  }
+}
+
 void qs_tcp_add_alt_svc(struct qs_tcp_conn *c, struct qs_fields *resp) {
   const struct qs_tcp_conf *cf = c->t->conf;
   if (cf->alt_svc_len && !qs_fields_get(resp, "alt-svc", NULL))
@@ -136,7 +149,8 @@ static void conn_handshake(struct qs_tcp_conn *c) {
 
 static void conn_read(struct qs_tcp_conn *c) {
   uint8_t buf[QS_TCP_RECORD];
-  while (!c->closing && !c->want_close && qs_buf_pending(&c->out) < 4 * QS_TCP_OUT_HIGH) {
+  while (!c->closing && !c->want_close && !c->rx_paused &&
+         qs_buf_pending(&c->out) < 4 * QS_TCP_OUT_HIGH) {
     ssize_t n = gnutls_record_recv(c->tls, buf, sizeof buf);
     if (n == GNUTLS_E_AGAIN)
       return;
@@ -160,8 +174,10 @@ static void conn_run(struct qs_tcp_conn *c, int readable) {
   if (!c->closing && !c->hs_done)
     conn_handshake(c);
   if (!c->closing && c->hs_done) {
-    if (readable)
+    if (readable || c->rx_resume) {
+      c->rx_resume = 0;
       conn_read(c);
+    }
     if (!c->closing && conn_write(c) != 0)
       c->closing = 1;
     if (c->want_close && !qs_buf_pending(&c->out))

@@ -82,6 +82,7 @@ struct qs_tcp_conn {
   int fd;
   gnutls_session_t tls;
   uint8_t hs_done, closing, want_close, dirty, draining;
+  uint8_t rx_paused, rx_resume; /* qs_tcp_pause_rx */
   ev_io rio, wio;
   ev_timer timer; /* handshake, then idle */
   struct qs_buf out;
@@ -138,6 +139,10 @@ void qs_tcp_worker_free(struct qs_tcp_worker *t);
 
 /* qs_tcp_mark queues |c| to be run at the next qs_tcp_flush. */
 void qs_tcp_mark(struct qs_tcp_conn *c);
+
+/* qs_tcp_pause_rx stops (|on|) or resumes reading |c|: a front holding
+ * as much unparsed input as it will keep. */
+void qs_tcp_pause_rx(struct qs_tcp_conn *c, int on);
 
 /* qs_tcp_add_alt_svc appends the alt-svc field (if any) to a response. */
 void qs_tcp_add_alt_svc(struct qs_tcp_conn *c, struct qs_fields *resp);
