@@ -39,6 +39,7 @@ qs_server_test(test_server_migration_bpf_4 test_server_migration.py 4 --bpf
                 $<TARGET_FILE:quicsteer_cli>)
 qs_server_test(test_server_sigterm test_server_sigterm.py 2)
 qs_server_test(test_server_chromium test_server_chromium.py)
+qs_server_test(test_server_chromium_tcp test_server_chromium.py tcp)
 qs_server_test(test_server_robust test_server_robust.py)
 qs_server_test(test_server_retry test_server_features.py retry)
 qs_server_test(test_server_observe test_server_features.py observe)
