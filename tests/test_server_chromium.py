@@ -27,7 +27,8 @@ CHROMIUM = "/usr/bin/chromium"
 RESOURCES = ["/", "/style.css", "/app.js", "/img/logo.svg", "/img/dot.png", "/bytes/64"]
 
 
-def netlog_requests(path, port):
+def load_netlog(path):
+    """The net-log's events and the names of their types."""
     with open(path) as f:
         text = f.read()
     # Chromium may be killed before it closes the JSON array
@@ -35,10 +36,14 @@ def netlog_requests(path, port):
         log = json.loads(text)
     except ValueError:
         log = json.loads(text.rstrip().rstrip(",") + "]}")
-    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    return log["events"], {v: k for k, v in log["constants"]["logEventTypes"].items()}
+
+
+def netlog_requests(path, port):
+    events, names = load_netlog(path)
     urls, over_quic, sessions = {}, set(), 0
     prefix = "https://127.0.0.1:%d" % port
-    for e in log["events"]:
+    for e in events:
         t = names.get(e["type"], "")
         p = e.get("params", {}) or {}
         sid = e["source"]["id"]
@@ -53,15 +58,9 @@ def netlog_requests(path, port):
 
 def netlog_tcp(path, port):
     """(HTTP/2 sessions to |port|, response header lines seen)"""
-    with open(path) as f:
-        text = f.read()
-    try:
-        log = json.loads(text)
-    except ValueError:
-        log = json.loads(text.rstrip().rstrip(",") + "]}")
-    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    events, names = load_netlog(path)
     h2, headers = 0, []
-    for e in log["events"]:
+    for e in events:
         t = names.get(e["type"], "")
         p = e.get("params", {}) or {}
         if t == "HTTP2_SESSION" and str(p.get("host", "")).endswith(":%d" % port):

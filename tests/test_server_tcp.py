@@ -6,11 +6,12 @@
 curl over HTTP/1.1 and HTTP/2 against the TCP port of the --listen
 address: the demo page, HEAD, 404, a large /bytes/N body, proxied POSTs
 (tests/upstream.py; 3 MB over HTTP/1.1); 600 pipelined HTTP/1.1 requests;
-the alt-svc field on every response; h2load bounded
+a session ticket resuming on both workers (counted); the alt-svc field on every response; h2load bounded
 runs (HTTP/2 and HTTP/1.1) with no failure; a client sending one header
 octet every half second is cut off by --header-timeout and counted; the
---max-tcp-conns cap; --alt-svc off; --no-tcp; a graceful stop finishing a
-request in flight while an idle HTTP/1.1 keep-alive connection is closed.
+--max-tcp-conns cap; --alt-svc off; --no-tcp; a graceful stop, and a
+takeover, finishing a request in flight while an idle HTTP/1.1 keep-alive
+connection is closed (the successor serving new TCP connections).
 """
 import hashlib
 import json
@@ -26,7 +27,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_server_lib import Server, bytes_body, check, finish, tmpdir  # noqa: E402
+from test_server_lib import (Server, bytes_body, check, finish, tmpdir,  # noqa: E402
+                             unique_name)
 from upstream import Upstream  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -167,6 +169,36 @@ def main():
                   ("status codes: %d 2xx" % n) in r.stdout,
                   "h2load %s: every request 200" % " ".join(args))
 
+        # a session ticket from one connection resumes on new ones, whichever
+        # worker takes them (the keys are shared, tickets.h)
+        full0, res0 = srv.total("tls_full"), srv.total("tls_resumed")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+        first.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while first.recv(65536):
+            pass  # TLS 1.3 tickets come after the handshake: read to the end
+        sess = first.session
+        first.close()
+        resumed = tried = 0
+        while tried < 40 and (tried < 8 or min(w["tls_resumed"] for w in srv.stats()) == 0):
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10),
+                                session=sess)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while s.recv(65536):
+                pass
+            resumed += s.session_reused
+            tried += 1
+            s.close()
+        check(resumed == tried, "a TCP session ticket resumes every new connection (%d of %d)" %
+              (resumed, tried))
+        check(srv.total("tls_resumed") - res0 == tried and srv.total("tls_full") - full0 == 1,
+              "counted: tls_full +%d, tls_resumed +%d" % (srv.total("tls_full") - full0,
+                                                         srv.total("tls_resumed") - res0))
+        check(min(w["tls_resumed"] for w in srv.stats()) >= 1,
+              "resumed on every worker (%s)" % [w["tls_resumed"] for w in srv.stats()])
+
         # one header octet every half second: cut off by the 2 s header timeout
         before = srv.total("http_header_timeout")
         s = tls_conn(srv.port)
@@ -218,6 +250,40 @@ def main():
         check(st == 200 and "alt-svc" not in h, "--alt-svc off: no alt-svc field")
     finally:
         srv.stop_and_check()
+
+    # takeover: the successor takes new TCP connections; the predecessor
+    # finishes its request in flight, closes its idle keep-alive, exits
+    name = unique_name("tcptk")
+    old = Server(binary, tmp, ["--workers", "2", "--no-bpf", "--drain-timeout", "20",
+                               "--proxy", "/up=http://127.0.0.1:%d" % up.port], name=name)
+    new = None
+    try:
+        idle = tls_conn(old.port)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, _ = read_response(idle.makefile("rb"))
+        busy = tls_conn(old.port)
+        busy.sendall(b"GET /up/slow/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        new = Server(binary, tmp, ["--workers", "2", "--no-bpf", "--takeover", "--listen",
+                                   "127.0.0.1:%d" % old.port], name=name, cert=old.cert)
+        check(closed_within(idle, 3), "takeover: the predecessor closes its idle keep-alive")
+        busy.settimeout(10)
+        st, _ = read_response(busy.makefile("rb"))
+        check(st == 200, "takeover: the predecessor finishes its request in flight (%s)" % st)
+        accepted = new.total("tcp_accepted")
+        results = [curl(new, "/", "--http2")[0] for _ in range(5)]
+        check(results == [200] * 5 and new.total("tcp_accepted") - accepted == 5,
+              "takeover: the successor serves new TCP connections (%s)" % results)
+        try:
+            rc = old.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 0, "takeover: the predecessor exits 0 by itself once drained (%s)" % rc)
+    finally:
+        if new:
+            new.stop_and_check()
+        old.stop()
+        old.check_clean()
 
     srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--no-tcp"])
     try:

@@ -135,6 +135,10 @@ static void conn_handshake(struct qs_tcp_conn *c) {
     return;
   }
   c->hs_done = 1;
+  if (gnutls_session_is_resumed(c->tls))
+    QS_STAT_ADD(t->st, tls_resumed, 1); /* a ticket of any worker or generation (tickets.h) */
+  else
+    QS_STAT_ADD(t->st, tls_full, 1);
   ev_io_stop(t->loop, &c->wio);
   c->proto = qs_tls_alpn_is_h2(c->tls) ? &qs_h2_proto : &qs_h1front_proto;
   if (c->proto->start(c) != 0) {
