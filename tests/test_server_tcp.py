@@ -129,6 +129,9 @@ def main():
             payload = os.path.join(tmp, "post.bin")
             with open(payload, "wb") as f:
                 f.write(bytes_body(200000))
+            st, h, body = curl(srv, "/up/fields/300", proto)
+            check(st == 200 and all(h.get("x-f%d" % i) == ["v%d" % i] for i in range(300)),
+                  "%s: a proxied response with 300 fields: every one passed on" % proto)
             st, h, body = curl(srv, "/up/echo", proto, ["--data-binary", "@" + payload])
             rep = json.loads(body) if st == 200 else {}
             check(st == 200 and rep.get("method") == "POST" and rep.get("length") == 200000 and

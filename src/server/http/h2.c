@@ -11,7 +11,7 @@
 #include "log.h"
 #include "tcp.h"
 
-#define QS_H2_MAX_NV 128 /* response fields submitted; more are dropped */
+#define QS_H2_MAX_NV 128 /* response fields on the stack; more take the heap */
 #define QS_H2_VECS 8
 
 struct h2c;
@@ -89,15 +89,25 @@ static ssize_t read_data(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 static int front_respond(struct qs_req *r) {
   struct h2s *st = r->front_data;
   struct qs_tcp_conn *c = st->h->c;
-  nghttp2_nv nva[QS_H2_MAX_NV];
+  nghttp2_nv stack[QS_H2_MAX_NV], *nva = stack;
   nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_data};
   char status[24];
   size_t n = 0;
   int rv;
   qs_tcp_add_alt_svc(c, &r->resp);
+  /* an upstream may send many fields (bounded by QS_RESP_FIELDS_MAX): none
+   * is dropped */
+  if (r->resp.n + 1 > QS_H2_MAX_NV) {
+    nva = malloc((r->resp.n + 1) * sizeof *nva);
+    if (!nva) {
+      nghttp2_submit_rst_stream(st->h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+      qs_tcp_mark(c);
+      return NGHTTP2_ERR_NOMEM;
+    }
+  }
   nva[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7,
                           qs_fmt_dec(status, (uint64_t)r->status), NGHTTP2_NV_FLAG_NONE};
-  for (size_t i = 0; i < r->resp.n && n < QS_H2_MAX_NV; i++) {
+  for (size_t i = 0; i < r->resp.n; i++) {
     char *name = r->resp.buf + r->resp.f[i].name;
     size_t nl = r->resp.f[i].namelen;
     if (qs_h1_hop_by_hop(name, nl, NULL, 0))
@@ -109,6 +119,8 @@ static int front_respond(struct qs_req *r) {
                             r->resp.f[i].valuelen, NGHTTP2_NV_FLAG_NONE};
   }
   rv = nghttp2_submit_response(st->h->s, st->id, nva, n, r->has_body ? &prd : NULL);
+  if (nva != stack)
+    free(nva); /* nghttp2 copied the fields */
   if (rv != 0)
     nghttp2_submit_rst_stream(st->h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
   qs_tcp_mark(c);
