@@ -18,8 +18,8 @@ CIDs, never completed), LOAD quicsteer-load.  CASE:
           last connection (quicsteer-load --token; gtlsclient 0.12.1 cannot
           read its own --token-file back) comes back from new ports without
           Retry; tokens validate on the other worker and in a successor
-          generation sharing --secret-file, in user space and with kernel
-          steering
+          generation: in user space sharing --secret-file, with kernel
+          steering through the instance's own key file (no --secret-file)
 """
 import json
 import os
@@ -199,7 +199,11 @@ def token_round(binary, lbin, tmp, tag, bpf):
         f.write(os.urandom(32))
     name = unique_name("tok")
     mode = [] if bpf else ["--no-bpf"]
-    common = ["--workers", "2", "--retry", "always", "--secret-file", secret] + mode
+    # without BPF a takeover needs --secret-file anyway (relaying); with
+    # kernel steering the tokens rest on the instance key file alone
+    common = ["--workers", "2", "--retry", "always"] + mode
+    if not bpf:
+        common += ["--secret-file", secret]
     old = Server(binary, tmp, common, name=name)
     new = None
     try:

@@ -432,19 +432,33 @@ int main(int argc, char **argv) {
     die("no randomness for the secret");
     goto out;
   }
-  if (qs_token_key_init(&srv.token_key, &srv.secret) != 0) {
-    die("cannot derive the token key");
-    goto out;
-  }
   {
+    /* tickets and tokens under the instance's master secret, which every
+     * generation shares (tickets.h) */
+    struct qs_secret inst;
+    const struct qs_secret *master = &srv.secret;
     uint8_t ctx[QS_EARLY_CTX_LEN];
+    if (!srv.shared_secret) {
+      if (qs_instance_master(&inst, cfg.name, err, sizeof err) != 0) {
+        die("%s", err);
+        goto out;
+      }
+      master = &inst;
+    }
+    tickets_ok = 1;
     qs_conn_early_context(&srv, ctx);
-    if (qs_tickets_init(&srv.tickets, srv.shared_secret ? &srv.secret : NULL, cfg.name, ctx,
-                        sizeof ctx, cfg.ticket_lifetime_s, err, sizeof err) != 0) {
+    rv = qs_token_key_init(&srv.token_key, master);
+    if (rv == 0)
+      rv = qs_tickets_init(&srv.tickets, master, ctx, sizeof ctx, cfg.ticket_lifetime_s, err,
+                           sizeof err);
+    else
+      snprintf(err, sizeof err, "cannot derive the token key");
+    if (master == &inst)
+      qs_secret_wipe(&inst);
+    if (rv != 0) {
       die("%s", err);
       goto out;
     }
-    tickets_ok = 1;
   }
 
   /* cache-line aligned (struct qs_worker): calloc only promises 16 */

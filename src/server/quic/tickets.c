@@ -11,33 +11,30 @@
 #include "quicsteer/util.h"
 #include "quicsteer/wstats.h"
 
-static int instance_master(struct qs_secret *m, const char *name, char *err, size_t errlen) {
+int qs_instance_master(struct qs_secret *m, const char *name, char *err, size_t errlen) {
   char dir[PATH_MAX], path[PATH_MAX + sizeof QS_TICKET_FILE + 1];
   int rv;
 
   snprintf(dir, sizeof dir, "%s/%s", QS_WSTATS_DIR, name);
   snprintf(path, sizeof path, "%s/%s", dir, QS_TICKET_FILE);
   if (qs_mkdir_p(dir, 0755) != 0) {
-    snprintf(err, errlen, "cannot create %s for the session ticket key: %s", dir,
+    snprintf(err, errlen, "cannot create %s for the instance key: %s", dir,
              strerror(errno));
     return -1;
   }
   rv = qs_secret_load_or_create(m, path);
   if (rv == QS_ERR_SYS && errno == EPERM)
-    snprintf(err, errlen, "session ticket key %s must be a file of this user with mode 0600",
+    snprintf(err, errlen, "instance key %s must be a file of this user with mode 0600",
              path);
   else if (rv == QS_ERR_SYS)
-    snprintf(err, errlen, "cannot use session ticket key %s: %s", path, strerror(errno));
+    snprintf(err, errlen, "cannot use instance key %s: %s", path, strerror(errno));
   else if (rv != 0)
-    snprintf(err, errlen, "cannot use session ticket key %s: %s", path, qs_strerror(rv));
+    snprintf(err, errlen, "cannot use instance key %s: %s", path, qs_strerror(rv));
   return rv == 0 ? 0 : -1;
 }
 
-int qs_tickets_init(struct qs_tickets *t, const struct qs_secret *shared, const char *name,
-                    const uint8_t *ctx, size_t ctxlen, unsigned lifetime_s, char *err,
-                    size_t errlen) {
-  struct qs_secret own;
-  const struct qs_secret *m = shared;
+int qs_tickets_init(struct qs_tickets *t, const struct qs_secret *master, const uint8_t *ctx,
+                    size_t ctxlen, unsigned lifetime_s, char *err, size_t errlen) {
   int rv;
 
   memset(t, 0, sizeof *t);
@@ -46,14 +43,7 @@ int qs_tickets_init(struct qs_tickets *t, const struct qs_secret *shared, const 
              QS_TICKET_LIFETIME_MAX);
     return -1;
   }
-  if (!m) {
-    if (instance_master(&own, name, err, errlen) != 0)
-      return -1;
-    m = &own;
-  }
-  rv = qs_secret_derive(m, "session ticket", ctx, ctxlen, t->key, sizeof t->key);
-  if (m == &own)
-    qs_secret_wipe(&own);
+  rv = qs_secret_derive(master, "session ticket", ctx, ctxlen, t->key, sizeof t->key);
   if (rv != 0) {
     snprintf(err, errlen, "cannot derive the session ticket key: %s", qs_strerror(rv));
     return -1;

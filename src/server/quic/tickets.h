@@ -5,7 +5,8 @@
  * given (then every process sharing that file, on any host, shares
  * tickets), else /run/quicsteer/NAME/ticket.key, 32 random octets created
  * once, atomically, mode 0600, read by every later generation and gone at
- * reboot.  The 64-octet key handed to GnuTLS is
+ * reboot (the same secret keys the address tokens, token.h).  The 64-octet
+ * key handed to GnuTLS is
  *   HKDF(master, "session ticket", context)
  * where the caller's |context| names what a resumed session relies on (the
  * server's 0-RTT limits): a process with other limits derives another key,
@@ -38,13 +39,19 @@ struct qs_tickets {
   unsigned lifetime_s;
 };
 
-/* qs_tickets_init derives the ticket key.  The master secret is |shared|
- * if not NULL, else the instance file of |name| (created if missing).
- * |ctx| (at most 255 octets) is the context above.  Returns 0, or -1 with
- * one sentence in |err|. */
-int qs_tickets_init(struct qs_tickets *t, const struct qs_secret *shared, const char *name,
-                    const uint8_t *ctx, size_t ctxlen, unsigned lifetime_s, char *err,
-                    size_t errlen);
+/* qs_instance_master loads the instance file of |name| into |m| (creating
+ * it if missing): the master secret of an instance started without
+ * --secret-file, which keys its session tickets and its Retry and NEW_TOKEN
+ * tokens (token.h), so that every generation accepts them.  Returns 0, or
+ * -1 with one sentence in |err|. */
+int qs_instance_master(struct qs_secret *m, const char *name, char *err, size_t errlen);
+
+/* qs_tickets_init derives the ticket key from the instance's master secret
+ * |master| (the --secret-file secret, or qs_instance_master's).  |ctx| (at
+ * most 255 octets) is the context above.  Returns 0, or -1 with one
+ * sentence in |err|. */
+int qs_tickets_init(struct qs_tickets *t, const struct qs_secret *master, const uint8_t *ctx,
+                    size_t ctxlen, unsigned lifetime_s, char *err, size_t errlen);
 
 /* qs_tickets_configure makes server session |s| issue and accept tickets
  * under |t|'s key and lifetime.  Safe from any thread.  Returns 0 or a
