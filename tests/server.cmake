@@ -26,7 +26,7 @@ qs_server_test(test_server_download_2 test_server_download.py 2 --no-bpf --big 2
 qs_server_test(test_server_download_4 test_server_download.py 4 --no-bpf)
 qs_server_test(test_server_download_bpf test_server_download.py 2
                 --cli $<TARGET_FILE:quicsteer_cli>)
-qs_server_test(test_server_http_errors test_server_http.py)
+qs_server_test(test_server_http_errors test_server_http.py $<TARGET_FILE:quicsteer-load>)
 qs_server_test(test_server_badinput test_server_badinput.py)
 qs_server_test(test_server_ports test_server_ports.py)
 qs_server_test(test_server_migration_2 test_server_migration.py 2 --no-bpf

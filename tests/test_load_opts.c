@@ -133,6 +133,41 @@ static void test_usage_errors(void **state) {
   assert_int_equal(PARSE("https://a:1/", "https://a:2/"), QSL_OPTS_USAGE);
 }
 
+/* --header: names lower-cased, values trimmed on the left, appended to
+ * every URL's field list after the five fixed ones */
+static void test_headers(void **state) {
+  assert_int_equal(PARSE("-H", "If-None-Match: \"abc\"", "--header=x-a:1",
+                         "https://h:1/", "https://h:1/b"), QSL_OPTS_RUN);
+  assert_int_equal(o.nheaders, 2);
+  for (size_t i = 0; i < o.nurls; i++) {
+    const struct qsl_url *u = &o.urls[i];
+    assert_int_equal(u->nnv, QSL_NV_COUNT + 2);
+    assert_int_equal(u->nv[5].namelen, 13);
+    assert_memory_equal(u->nv[5].name, "if-none-match", 13);
+    assert_int_equal(u->nv[5].valuelen, 5);
+    assert_memory_equal(u->nv[5].value, "\"abc\"", 5);
+    assert_memory_equal(u->nv[6].name, "x-a", 3);
+    assert_memory_equal(u->nv[6].value, "1", 1);
+  }
+  qsl_opts_free(&o);
+  assert_int_equal(PARSE("https://h:1/"), QSL_OPTS_RUN);
+  assert_int_equal(o.urls[0].nnv, QSL_NV_COUNT);
+  qsl_opts_free(&o);
+  assert_int_equal(PARSE("-H", "novalue", "https://h:1/"), QSL_OPTS_USAGE);
+  assert_int_equal(PARSE("-H", ": v", "https://h:1/"), QSL_OPTS_USAGE);
+  assert_int_equal(PARSE("-H", ":path: /x", "https://h:1/"), QSL_OPTS_USAGE);
+  assert_int_equal(PARSE("-H", "bad name: v", "https://h:1/"), QSL_OPTS_USAGE);
+  char *many[2 + 2 * (QSL_MAX_HEADERS + 1)];
+  int n = 0;
+  many[n++] = "quicsteer-load";
+  for (int i = 0; i <= QSL_MAX_HEADERS; i++) {
+    many[n++] = "-H";
+    many[n++] = "x: y";
+  }
+  many[n++] = "https://h:1/";
+  assert_int_equal(qsl_opts_parse(&o, n, many, err, sizeof(err)), QSL_OPTS_USAGE);
+}
+
 static void test_resolve(void **state) {
   assert_int_equal(PARSE("https://127.0.0.1:4433/"), QSL_OPTS_RUN);
   assert_int_equal(qsl_opts_resolve(&o, err, sizeof(err)), 0);
@@ -157,6 +192,7 @@ int main(void) {
       cmocka_unit_test(test_url_forms),   cmocka_unit_test(test_url_errors),
       cmocka_unit_test(test_defaults),    cmocka_unit_test(test_all_options),
       cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_resolve),
+      cmocka_unit_test(test_headers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

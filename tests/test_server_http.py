@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """test_server_http.py: quicsteer-server's HTTP/3 answers.
 
-    test_server_http.py SERVER
+    test_server_http.py SERVER LOAD
 
 Status codes and headers as gtlsclient prints them: 200 with content-type
 and content-length, HEAD without a body, 404, 405 with allow, 400 for ".."
 segments (plain and percent-encoded) and bad percent-encoding, 403 for a
 symbolic link leading out of the root (one staying inside is served),
-/bytes/N limits.
+/bytes/N limits; the defaults of issue 9 (no /bytes/N, no dotfiles, only
+regular files) and the header-section bound over the wire (quicsteer-load
+--header: 431 past --max-header-size, counted).
 """
+import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,9 +29,20 @@ def get(srv, path, method=None):
     return r.returncode, response_headers(r.stdout), r.stdout
 
 
+def load_status(lbin, srv, header):
+    """One request from quicsteer-load carrying |header|: its status counts."""
+    r = subprocess.run([lbin, srv.url("/"), "-H", header, "-n", "1", "--json",
+                        "--no-progress", "--timeout", "5"], stdout=subprocess.PIPE, text=True,
+                       timeout=60)
+    try:
+        return json.loads(r.stdout).get("status", {})
+    except ValueError:
+        return {}
+
+
 def main():
     need_gtlsclient()
-    binary = sys.argv[1]
+    binary, lbin = sys.argv[1], sys.argv[2]
     tmp = tmpdir("http")
     root = os.path.join(tmp, "root")
     os.makedirs(os.path.join(root, "dir"))
@@ -133,6 +148,14 @@ def main():
         check(srv.total("http_refused_dotfile") == 3, "3 dotfile refusals counted (got %d)" %
               srv.total("http_refused_dotfile"))
         check(srv.total("http_refused_special") == 2, "FIFO and device refusals counted")
+        # the request header section bound (default 16384, announced in
+        # SETTINGS_MAX_FIELD_SECTION_SIZE): enforced on what arrives
+        st = load_status(lbin, srv, "x-pad: " + "a" * 1000)
+        check(st == {"200": 1}, "a 1 KB header field is served (%s)" % st)
+        st = load_status(lbin, srv, "x-pad: " + "a" * 20000)
+        check(st == {"431": 1}, "a 20 KB header section is 431 (%s)" % st)
+        check(srv.total("http_header_too_large") == 1, "the oversize section is counted (%d)" %
+              srv.total("http_header_too_large"))
     finally:
         srv.stop_and_check()
     srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", root,

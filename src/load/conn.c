@@ -390,7 +390,7 @@ static int submit_requests(struct qsl_conn *c, uint64_t now) {
     st->body = 0;
     st->status = 0;
     st->expect = o->verify_bytes ? u->bytes_n : UINT64_MAX;
-    rv = nghttp3_conn_submit_request(c->h3, sid, u->nv, QSL_NV_COUNT, NULL, st);
+    rv = nghttp3_conn_submit_request(c->h3, sid, u->nv, u->nnv, NULL, st);
     if (rv != 0) {
       st->id = -1;
       c->free_idx[c->nfree++] = (uint32_t)(st - c->streams);

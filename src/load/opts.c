@@ -52,6 +52,8 @@ void qsl_opts_usage(FILE *fp) {
       "      --hold=S          --requests mode: when a slot has sent all its requests,\n"
       "                        keep its connection open idle for S more seconds\n"
       "                        (PING keep-alives hold off the idle timeout)\n"
+      "  -H, --header='N: V'   add the field N: V to every request (repeatable, up\n"
+      "                        to 16; the name is sent lower-cased)\n"
       "      --token           keep the last address-validation token a server sent\n"
       "                        (NEW_TOKEN) and present it in every later connection\n"
       "                        of the thread, as a returning client does\n"
@@ -207,6 +209,34 @@ int qsl_url_parse(struct qsl_url *u, const char *text, char *err, size_t errlen)
   url_set_nv(&u->nv[2], ":authority", u->authority);
   url_set_nv(&u->nv[3], ":path", u->path);
   url_set_nv(&u->nv[4], "user-agent", QSL_USER_AGENT);
+  u->nnv = QSL_NV_COUNT;
+  return 0;
+}
+
+/* parse_header takes "Name: value" into o->hname/hvalue: the name
+ * lower-cased (HTTP/3 field names are), surrounding blanks off the value. */
+static int parse_header(struct qsl_opts *o, const char *arg, char *err, size_t errlen) {
+  const char *colon = strchr(arg, ':');
+  size_t n;
+  if (o->nheaders == QSL_MAX_HEADERS)
+    return fail(err, errlen, "--header: at most %d", QSL_MAX_HEADERS);
+  if (colon == NULL || colon == arg || arg[0] == ':')
+    return fail(err, errlen, "--header: expected 'Name: value', got '%s'", arg);
+  n = (size_t)(colon - arg);
+  if (n >= sizeof(o->hname[0]))
+    return fail(err, errlen, "--header: field name longer than %zu octets in '%s'",
+                sizeof(o->hname[0]) - 1, arg);
+  char *name = o->hname[o->nheaders];
+  for (size_t i = 0; i < n; i++) {
+    if (arg[i] <= ' ' || arg[i] >= 127)
+      return fail(err, errlen, "--header: bad field name in '%s'", arg);
+    name[i] = (char)tolower((unsigned char)arg[i]);
+  }
+  name[n] = '\0';
+  const char *v = colon + 1;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  o->hvalue[o->nheaders++] = v;
   return 0;
 }
 
@@ -241,6 +271,7 @@ enum {
   OPT_NO_PROGRESS,
   OPT_HOLD,
   OPT_TOKEN,
+  OPT_HEADER,
   OPT_RESUME,
   OPT_LATENCY_HIST,
 };
@@ -266,6 +297,7 @@ static const struct option long_opts[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"hold", required_argument, NULL, OPT_HOLD},
     {"token", no_argument, NULL, OPT_TOKEN},
+    {"header", required_argument, NULL, 'H'},
     {"resume", no_argument, NULL, OPT_RESUME},
     {"latency-hist", no_argument, NULL, OPT_LATENCY_HIST},
     {"help", no_argument, NULL, 'h'},
@@ -289,7 +321,7 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
   optind = 0; /* full reinitialisation: tests parse several argv */
   opterr = 0; /* we print our own single line */
   for (;;) {
-    int ch = getopt_long(argc, argv, ":c:n:D:m:t:hV", long_opts, NULL);
+    int ch = getopt_long(argc, argv, ":c:n:D:m:t:H:hV", long_opts, NULL);
     if (ch == -1) {
       break;
     }
@@ -334,6 +366,11 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
       break;
     case OPT_TOKEN:
       o->token = 1;
+      break;
+    case 'H':
+      if (parse_header(o, optarg, err, errlen) != 0) {
+        return QSL_OPTS_USAGE;
+      }
       break;
     case OPT_RESUME:
       o->resume = 1;
@@ -441,7 +478,11 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
       return QSL_OPTS_USAGE;
     }
     o->nurls++;
-    const struct qsl_url *first = &o->urls[0], *u = &o->urls[o->nurls - 1];
+    struct qsl_url *nu = &o->urls[o->nurls - 1];
+    for (size_t h = 0; h < o->nheaders; h++) {
+      url_set_nv(&nu->nv[nu->nnv++], o->hname[h], o->hvalue[h]);
+    }
+    const struct qsl_url *first = &o->urls[0], *u = nu;
     if (u->port != first->port || strcasecmp(u->host, first->host) != 0) {
       snprintf(err, errlen, "%s: all URLs must share one origin (%s)", u->text,
                first->authority);

@@ -16,6 +16,7 @@
 #define QSL_MAX_STREAMS 1000
 #define QSL_MAX_THREADS 256
 #define QSL_NV_COUNT 5 /* :method :scheme :authority :path user-agent */
+#define QSL_MAX_HEADERS 16 /* --header fields added to every request */
 
 /* One request target.  All URLs of a run share one origin (host, port), so
  * any connection can carry any of them. */
@@ -26,7 +27,8 @@ struct qsl_url {
   char *path;      /* path and query, never empty */
   uint16_t port;
   uint64_t bytes_n; /* N of a /bytes/N path, or UINT64_MAX */
-  nghttp3_nv nv[QSL_NV_COUNT];
+  nghttp3_nv nv[QSL_NV_COUNT + QSL_MAX_HEADERS];
+  size_t nnv; /* QSL_NV_COUNT + the --header fields */
 };
 
 struct qsl_opts {
@@ -45,6 +47,9 @@ struct qsl_opts {
   uint64_t timeout_ns; /* handshake, idle and per-request limit */
   uint64_t hold_ns;    /* --hold: keep a slot's last connection open idle this long */
   int token;           /* --token: present the last NEW_TOKEN token in new Initials */
+  char hname[QSL_MAX_HEADERS][64]; /* --header: lower-cased names */
+  const char *hvalue[QSL_MAX_HEADERS]; /* their values (in argv) */
+  size_t nheaders;
   int resume;          /* --resume: resume the thread's first TLS session ticket */
   int json;
   int latency_hist; /* --latency-hist: the histogram in the JSON report */
