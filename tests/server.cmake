@@ -52,6 +52,8 @@ qs_server_test(test_server_aim test_server_aim.py --no-bpf)
 qs_server_test(test_server_aim_bpf test_server_aim.py --bpf $<TARGET_FILE:quicsteer_cli>)
 # the TCP front: curl (HTTP/1.1, HTTP/2) and h2load against the TCP port
 qs_server_test(test_server_tcp test_server_tcp.py)
+# static-file rules (Date, ETag, conditional requests) over the TCP front
+qs_server_test(test_server_static test_server_static.py)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -431,6 +434,117 @@ static void test_send_timeout(void **state) {
   ev_loop_destroy(loop);
 }
 
+/* HTTP-dates, entity-tag lists, and the validators of a static response:
+ * Date on every response, ETag + If-None-Match and Last-Modified +
+ * If-Modified-Since -> 304 (If-None-Match first), HEAD with GET's fields */
+static struct qs_req *cond(const char *method, const char *path, const char *name,
+                           const char *value) {
+  struct qs_req *r = request(method, path);
+  if (name)
+    qs_req_field(r, name, strlen(name), value, strlen(value));
+  qs_req_headers_done(r, 1);
+  return r;
+}
+
+static void field_copy(const struct qs_req *r, const char *name, char *out, size_t cap) {
+  size_t len;
+  const char *v = qs_fields_get(&r->resp, name, &len);
+  assert_non_null(v);
+  assert_true(len < cap);
+  memcpy(out, v, len);
+  out[len] = 0;
+}
+
+static void test_conditional(void **state) {
+  char b[QS_HTTP_DATE_LEN + 1], etag[64], lm[64], other[80], p[512];
+  time_t t;
+  struct timespec ts[2] = {{.tv_sec = 784111777, .tv_nsec = 5}, {.tv_sec = 784111777, .tv_nsec = 5}};
+  struct qs_req *r;
+  size_t len;
+  (void)state;
+  assert_int_equal(qs_http_date_fmt(b, 784111777), QS_HTTP_DATE_LEN);
+  assert_string_equal(b, "Sun, 06 Nov 1994 08:49:37 GMT");
+  assert_int_equal(qs_http_date_parse(b, strlen(b), &t), 0);
+  assert_int_equal(t, 784111777);
+  assert_int_equal(qs_http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), -EINVAL);
+  assert_int_equal(qs_http_date_parse("Sun, 06 Xyz 1994 08:49:37 GMT", 29, &t), -EINVAL);
+  assert_int_equal(qs_http_date_parse("Sun, 06 Nov 1994 28:49:37 GMT", 29, &t), -EINVAL);
+  assert_int_equal(qs_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMX", 29, &t), -EINVAL);
+  assert_int_equal(qs_http_etag_match("\"a\"", 3, "\"a\""), 1);
+  assert_int_equal(qs_http_etag_match("\"b\", W/\"a\"", 10, "\"a\""), 1);
+  assert_int_equal(qs_http_etag_match("*", 1, "\"a\""), 1);
+  assert_int_equal(qs_http_etag_match("\"ab\"", 4, "\"a\""), 0);
+  assert_int_equal(qs_http_etag_match("\"b\", \"c", 7, "\"a\""), 0);
+  assert_int_equal(qs_http_etag_match("a", 1, "\"a\""), 0);
+  assert_int_equal(qs_http_etag_match("", 0, "\"a\""), 0);
+
+  put("root/cond.txt", "conditional\n");
+  snprintf(p, sizeof p, "%s/root/cond.txt", base);
+  assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+  r = cond("GET", "/cond.txt", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  field_copy(r, "etag", etag, sizeof etag);
+  field_copy(r, "last-modified", lm, sizeof lm);
+  assert_string_equal(lm, "Sun, 06 Nov 1994 08:49:37 GMT");
+  assert_true(etag[0] == '"' && etag[strlen(etag) - 1] == '"');
+  assert_non_null(qs_fields_get(&r->resp, "date", &len));
+  assert_int_equal(len, QS_HTTP_DATE_LEN);
+  qs_req_close(r);
+  /* HEAD: the same validators and length */
+  r = cond("HEAD", "/cond.txt", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  field_copy(r, "etag", other, sizeof other);
+  assert_string_equal(other, etag);
+  field_copy(r, "content-length", other, sizeof other);
+  assert_string_equal(other, "12");
+  qs_req_close(r);
+  r = cond("GET", "/cond.txt", "if-none-match", etag);
+  assert_int_equal(r->status, 304);
+  assert_false(r->has_body);
+  field_copy(r, "etag", other, sizeof other);
+  assert_string_equal(other, etag);
+  qs_req_close(r);
+  snprintf(other, sizeof other, "\"x\", W/%s", etag);
+  r = cond("HEAD", "/cond.txt", "if-none-match", other);
+  assert_int_equal(r->status, 304);
+  qs_req_close(r);
+  r = cond("GET", "/cond.txt", "if-none-match", "\"nope\"");
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  r = cond("GET", "/cond.txt", "if-modified-since", lm);
+  assert_int_equal(r->status, 304);
+  qs_req_close(r);
+  r = cond("GET", "/cond.txt", "if-modified-since", "Sun, 06 Nov 1994 08:49:36 GMT");
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  r = cond("GET", "/cond.txt", "if-modified-since", "garbage");
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  /* If-None-Match decides alone when present (RFC 9110 s13.2.2) */
+  r = request("GET", "/cond.txt");
+  qs_req_field(r, "if-none-match", 13, "\"nope\"", 6);
+  qs_req_field(r, "if-modified-since", 17, lm, strlen(lm));
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  /* the file changes: a new ETag, the old one no longer matches */
+  put("root/cond.txt", "conditional!\n");
+  r = cond("GET", "/cond.txt", "if-none-match", etag);
+  /* the filecache may serve the old copy for up to QS_FILECACHE_TTL; its
+   * validators are then the old copy's, consistently */
+  if (r->status == 200) {
+    field_copy(r, "etag", other, sizeof other);
+    assert_string_not_equal(other, etag);
+  }
+  qs_req_close(r);
+  /* the errors carry Date too */
+  r = cond("GET", "/missing", NULL, NULL);
+  assert_int_equal(r->status, 404);
+  assert_non_null(qs_fields_get(&r->resp, "date", NULL));
+  assert_null(qs_fields_get(&r->resp, "etag", NULL));
+  qs_req_close(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
@@ -438,6 +552,7 @@ int main(void) {
       cmocka_unit_test(test_file_ring),  cmocka_unit_test(test_req_errors),
       cmocka_unit_test(test_special),    cmocka_unit_test(test_header_timeout),
       cmocka_unit_test(test_send_timeout),    cmocka_unit_test(test_fmt_dec),
+      cmocka_unit_test(test_conditional),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

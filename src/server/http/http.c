@@ -259,3 +259,85 @@ int qs_http_bytes_route(const char *path, size_t len, uint64_t *n) {
   *n = v;
   return 200;
 }
+
+/* ---- conditional requests ---- */
+
+static const char wdays[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+static void put2(char *p, int v) {
+  p[0] = (char)('0' + v / 10 % 10);
+  p[1] = (char)('0' + v % 10);
+}
+
+size_t qs_http_date_fmt(char *out, time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  memcpy(out, wdays[tm.tm_wday], 3);
+  memcpy(out + 3, ", ", 2);
+  put2(out + 5, tm.tm_mday);
+  out[7] = ' ';
+  memcpy(out + 8, months[tm.tm_mon], 3);
+  out[11] = ' ';
+  put2(out + 12, (tm.tm_year + 1900) / 100);
+  put2(out + 14, (tm.tm_year + 1900) % 100);
+  out[16] = ' ';
+  put2(out + 17, tm.tm_hour);
+  out[19] = ':';
+  put2(out + 20, tm.tm_min);
+  out[22] = ':';
+  put2(out + 23, tm.tm_sec);
+  memcpy(out + 25, " GMT", 5); /* with the NUL */
+  return QS_HTTP_DATE_LEN;
+}
+
+static int num2(const char *p, int *v) {
+  if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+    return -1;
+  *v = (p[0] - '0') * 10 + (p[1] - '0');
+  return 0;
+}
+
+int qs_http_date_parse(const char *s, size_t len, time_t *t) {
+  struct tm tm;
+  int cy, yy, mon = -1;
+  memset(&tm, 0, sizeof tm);
+  if (len != QS_HTTP_DATE_LEN || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+      s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
+    return -EINVAL;
+  for (int i = 0; i < 12; i++)
+    if (memcmp(s + 8, months[i], 3) == 0)
+      mon = i;
+  if (mon < 0 || num2(s + 5, &tm.tm_mday) || num2(s + 12, &cy) || num2(s + 14, &yy) ||
+      num2(s + 17, &tm.tm_hour) || num2(s + 20, &tm.tm_min) || num2(s + 23, &tm.tm_sec) ||
+      tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    return -EINVAL;
+  tm.tm_mon = mon;
+  tm.tm_year = cy * 100 + yy - 1900;
+  *t = timegm(&tm);
+  return 0;
+}
+
+int qs_http_etag_match(const char *list, size_t len, const char *etag) {
+  size_t elen = strlen(etag), i = 0;
+  while (i < len) {
+    size_t j;
+    while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+      i++;
+    if (i < len && list[i] == '*')
+      return 1;
+    if (i + 1 < len && list[i] == 'W' && list[i + 1] == '/')
+      i += 2; /* weak comparison: the W/ does not matter */
+    if (i >= len || list[i] != '"')
+      return 0; /* not a list of entity tags: no match */
+    for (j = i + 1; j < len && list[j] != '"'; j++)
+      ;
+    if (j >= len)
+      return 0;
+    if (j + 1 - i == elen && memcmp(list + i, etag, elen) == 0)
+      return 1;
+    i = j + 1;
+  }
+  return 0;
+}

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 
 #define QS_PATH_MAX 1024
@@ -74,5 +75,23 @@ uint8_t qs_http_bytes_at(uint64_t off);
 /* qs_http_bytes_pattern returns a run of the /bytes/N body from offset 0
  * (*len octets, a multiple of its period): a body is this run repeated. */
 const uint8_t *qs_http_bytes_pattern(size_t *len);
+
+/* ---- conditional requests (RFC 9110 s8.8, s13) ---- */
+
+#define QS_HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+/* qs_http_date_fmt writes |t| as an IMF-fixdate and a NUL into |out| (at
+ * least QS_HTTP_DATE_LEN + 1 octets); returns QS_HTTP_DATE_LEN. */
+size_t qs_http_date_fmt(char *out, time_t t);
+
+/* qs_http_date_parse reads an IMF-fixdate (|len| octets) into *t.  The
+ * obsolete forms are not accepted: a caller ignores a field it cannot
+ * parse, as RFC 9110 s13.1.3 allows.  Returns 0 or -EINVAL. */
+int qs_http_date_parse(const char *s, size_t len, time_t *t);
+
+/* qs_http_etag_match: does the If-None-Match list |list| (|len| octets)
+ * match entity tag |etag| (quoted, strong) by weak comparison, or is it
+ * "*"?  Returns 1 or 0. */
+int qs_http_etag_match(const char *list, size_t len, const char *etag);
 
 #endif

@@ -568,9 +568,25 @@ void qs_req_close(struct qs_req *r) {
 
 /* ---- the handler's calls ---- */
 
+/* the Date field of every response (RFC 9110 s6.6.1): formatted once a
+ * second per thread, not per response */
+static void add_date(struct qs_fields *resp) {
+  static _Thread_local time_t last = -1;
+  static _Thread_local char buf[QS_HTTP_DATE_LEN + 1];
+  time_t now = time(NULL);
+  if (qs_fields_get(resp, "date", NULL))
+    return; /* an upstream's own */
+  if (now != last) {
+    qs_http_date_fmt(buf, now);
+    last = now;
+  }
+  qs_fields_add(resp, "date", 4, buf, QS_HTTP_DATE_LEN, 0);
+}
+
 int qs_req_respond(struct qs_req *r, int status, int has_body) {
   if (r->responded || r->was_reset)
     return 0;
+  add_date(&r->resp);
   r->status = status;
   r->has_body = (uint8_t)(has_body && r->mkind != QS_REQ_HEAD);
   r->responded = 1;

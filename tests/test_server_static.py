@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""test_server_static.py: static-file rules over the TCP front (docs/server.md,
+"Static files"), with curl over HTTP/1.1 and HTTP/2.
+
+    test_server_static.py SERVER
+
+A document root made here: Date on every response (200 and 404);
+ETag and Last-Modified on GET and HEAD alike; If-None-Match with the ETag
+-> 304 without a body, another tag -> 200; If-Modified-Since at or after
+Last-Modified -> 304, before it -> 200; If-None-Match decides over
+If-Modified-Since; a changed file gets a new ETag.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_server_lib import Server, check, finish, tmpdir  # noqa: E402
+from test_server_tcp import curl  # noqa: E402
+
+MTIME = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
+
+
+def main():
+    binary = sys.argv[1]
+    tmp = tmpdir("static")
+    www = os.path.join(tmp, "www")
+    os.mkdir(www)
+    page = os.path.join(www, "page.txt")
+    with open(page, "wb") as f:
+        f.write(b"a static page\n")
+    os.utime(page, ns=(MTIME * 10**9 + 5, MTIME * 10**9 + 5))
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", www])
+    lm = "Sun, 06 Nov 1994 08:49:37 GMT"
+    try:
+        for proto in ("--http1.1", "--http2"):
+            st, h, body = curl(srv, "/page.txt", proto)
+            check(st == 200 and body == b"a static page\n", "%s: GET 200 (%s)" % (proto, st))
+            etag = (h.get("etag") or [""])[0]
+            check(etag.startswith('"') and etag.endswith('"') and len(etag) > 2,
+                  "%s: a strong quoted ETag (%s)" % (proto, etag))
+            check(h.get("last-modified") == [lm], "%s: Last-Modified %s" % (proto, h.get("last-modified")))
+            date = (h.get("date") or [""])[0]
+            check(date.endswith(" GMT") and len(date) == 29, "%s: Date (%s)" % (proto, date))
+            st, hh, body = curl(srv, "/page.txt", proto, ["-I"])
+            check(st == 200 and b"a static page" not in body and hh.get("etag") == [etag] and
+                  hh.get("last-modified") == [lm] and hh.get("content-length") == ["14"] and
+                  bool(hh.get("date")), "%s: HEAD has GET's fields (%s)" % (proto, hh))
+            st, h3, body = curl(srv, "/page.txt", proto, ["-H", "If-None-Match: " + etag])
+            check(st == 304 and body == b"" and h3.get("etag") == [etag] and h3.get("date"),
+                  "%s: If-None-Match with the ETag -> 304 (%s)" % (proto, st))
+            st, _, body = curl(srv, "/page.txt", proto, ["-H", 'If-None-Match: "x", W/' + etag])
+            check(st == 304, "%s: a list with W/ETag -> 304 (%s)" % (proto, st))
+            st, _, body = curl(srv, "/page.txt", proto, ["-H", 'If-None-Match: "other"'])
+            check(st == 200 and body == b"a static page\n", "%s: another tag -> 200 (%s)" % (proto, st))
+            st, _, body = curl(srv, "/page.txt", proto, ["-H", "If-Modified-Since: " + lm])
+            check(st == 304 and body == b"", "%s: If-Modified-Since = Last-Modified -> 304 (%s)" % (proto, st))
+            st, _, _ = curl(srv, "/page.txt", proto,
+                            ["-H", "If-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT"])
+            check(st == 200, "%s: If-Modified-Since before it -> 200 (%s)" % (proto, st))
+            st, _, _ = curl(srv, "/page.txt", proto,
+                            ["-H", "If-Modified-Since: " + lm, "-H", 'If-None-Match: "other"'])
+            check(st == 200, "%s: If-None-Match decides over If-Modified-Since (%s)" % (proto, st))
+            st, h4, _ = curl(srv, "/nope", proto)
+            check(st == 404 and h4.get("date") and "etag" not in h4, "%s: 404 with Date" % proto)
+        # a changed file: a new ETag (after the filecache's 1 s recheck)
+        st, h, _ = curl(srv, "/page.txt", "--http2")
+        old = h.get("etag")
+        with open(page, "wb") as f:
+            f.write(b"a changed page!\n")
+        time.sleep(1.2)
+        st, h, body = curl(srv, "/page.txt", "--http2", ["-H", "If-None-Match: " + old[0]])
+        check(st == 200 and body == b"a changed page!\n" and h.get("etag") != old,
+              "a changed file: 200 with a new ETag (%s %s)" % (st, h.get("etag")))
+    finally:
+        srv.stop_and_check()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
