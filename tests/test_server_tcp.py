@@ -9,7 +9,7 @@ address: the demo page, HEAD, 404, a large /bytes/N body, proxied POSTs
 a session ticket resuming on both workers (counted); the alt-svc field on every response; h2load bounded
 runs (HTTP/2 and HTTP/1.1) with no failure; a client sending one header
 octet every half second is cut off by --header-timeout and counted; the
---max-tcp-conns cap; --alt-svc off; --no-tcp; a graceful stop, and a
+--max-tcp-conns cap; --idle-timeout; --alt-svc off; --no-tcp; a graceful stop, and a
 takeover, finishing a request in flight while an idle HTTP/1.1 keep-alive
 connection is closed (the successor serving new TCP connections).
 """
@@ -287,6 +287,21 @@ def main():
             new.stop_and_check()
         old.stop()
         old.check_clean()
+
+    # --idle-timeout: a keep-alive connection without a request is closed
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--idle-timeout", "1"])
+    try:
+        s = tls_conn(srv.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, _ = read_response(s.makefile("rb"))
+        t0 = time.time()
+        closed = closed_within(s, 5)
+        took = time.time() - t0
+        check(st == 200 and closed and 0.5 < took < 4,
+              "an idle keep-alive connection is closed after --idle-timeout 1 (%.1f s)" % took)
+        check(srv.total("tcp_idle_closed") == 1, "and counted in tcp_idle_closed")
+    finally:
+        srv.stop_and_check()
 
     srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--no-tcp"])
     try:

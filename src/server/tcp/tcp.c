@@ -165,12 +165,12 @@ static void conn_read(struct qs_tcp_conn *c) {
       c->closing = 1;
       return;
     }
-    if (c->t->conf->idle_timeout > 0)
-      ev_timer_again(c->t->loop, &c->timer);
     if (c->proto->recv(c, buf, (size_t)n) != 0)
       c->closing = 1;
   }
 }
+
+static int t_idle_on(const struct qs_tcp_conn *c) { return c->t->conf->idle_timeout > 0; }
 
 /* do what the connection can: handshake, read, write; then close it if it
  * is done */
@@ -188,6 +188,10 @@ static void conn_run(struct qs_tcp_conn *c, int readable) {
       c->closing = 1;
     if (!c->closing && c->draining && c->proto->idle(c) && !qs_buf_pending(&c->out))
       c->closing = 1;
+    /* idle time counts from the last moment a request was in flight: octets
+     * without a request (HTTP/2 PINGs, say) do not keep a connection */
+    if (!c->closing && t_idle_on(c) && !c->proto->idle(c))
+      ev_timer_again(c->t->loop, &c->timer);
   }
   if (c->closing)
     conn_free(c);
