@@ -545,6 +545,106 @@ static void test_conditional(void **state) {
   qs_req_close(r);
 }
 
+/* Range: the pure parser, then 206 / 416 / 200 through the layer, If-Range */
+static void test_range(void **state) {
+  uint64_t a = 7, b = 7;
+  struct qs_req *r;
+  struct qs_vec v[4];
+  int eof = 0, n;
+  char cr[64];
+  (void)state;
+#define RP(str, size) qs_http_range_parse(str, strlen(str), size, &a, &b)
+  assert_int_equal(RP("bytes=0-4", 10), QS_RANGE_ONE);
+  assert_true(a == 0 && b == 4);
+  assert_int_equal(RP("bytes=5-", 10), QS_RANGE_ONE);
+  assert_true(a == 5 && b == 9);
+  assert_int_equal(RP("bytes=-3", 10), QS_RANGE_ONE);
+  assert_true(a == 7 && b == 9);
+  assert_int_equal(RP("bytes=-30", 10), QS_RANGE_ONE);
+  assert_true(a == 0 && b == 9);
+  assert_int_equal(RP("bytes=2-100", 10), QS_RANGE_ONE);
+  assert_true(a == 2 && b == 9);
+  assert_int_equal(RP("BYTES= 1-1 ", 10), QS_RANGE_ONE);
+  assert_true(a == 1 && b == 1);
+  assert_int_equal(RP("bytes=0-1, 4-5", 10), QS_RANGE_MANY);
+  assert_int_equal(RP("bytes=20-30, 4-5", 10), QS_RANGE_MANY);
+  assert_int_equal(RP("bytes=10-", 10), QS_RANGE_NONE);
+  assert_int_equal(RP("bytes=-0", 10), QS_RANGE_NONE);
+  assert_int_equal(RP("bytes=-5", 0), QS_RANGE_NONE);
+  assert_int_equal(RP("bytes=20-30,40-", 10), QS_RANGE_NONE);
+  assert_int_equal(RP("bytes=5-4", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("bytes=99999999999999999999-", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("bytes=0-99999999999999999999", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("bytes=18446744073709551615-", 10), QS_RANGE_NONE);
+  assert_int_equal(RP("bytes=", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("bytes=-", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("bytes=a-b", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("bytes=1-2;", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("items=0-1", 10), QS_RANGE_IGNORE);
+  assert_int_equal(RP("", 10), QS_RANGE_IGNORE);
+#undef RP
+
+  put("root/range.txt", "0123456789");
+  r = cond("GET", "/range.txt", "range", "bytes=2-4");
+  assert_int_equal(r->status, 206);
+  field_copy(r, "content-range", cr, sizeof cr);
+  assert_string_equal(cr, "bytes 2-4/10");
+  field_copy(r, "content-length", cr, sizeof cr);
+  assert_string_equal(cr, "3");
+  field_copy(r, "accept-ranges", cr, sizeof cr);
+  assert_string_equal(cr, "bytes");
+  n = qs_req_pull(r, v, 4, &eof);
+  assert_int_equal(n, 1);
+  assert_true(eof);
+  assert_int_equal(v[0].len, 3);
+  assert_memory_equal(v[0].base, "234", 3);
+  qs_req_close(r);
+  r = cond("GET", "/range.txt", "range", "bytes=10-");
+  assert_int_equal(r->status, 416);
+  assert_false(r->has_body);
+  field_copy(r, "content-range", cr, sizeof cr);
+  assert_string_equal(cr, "bytes */10");
+  qs_req_close(r);
+  r = cond("GET", "/range.txt", "range", "bytes=0-1,3-4");
+  assert_int_equal(r->status, 200);
+  assert_null(qs_fields_get(&r->resp, "content-range", NULL));
+  qs_req_close(r);
+  r = cond("GET", "/range.txt", "range", "bytes=junk");
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  /* If-Range: a stale ETag or date -> the whole body */
+  r = request("GET", "/range.txt");
+  qs_req_field(r, "range", 5, "bytes=0-0", 9);
+  qs_req_field(r, "if-range", 8, "\"stale\"", 7);
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 200);
+  field_copy(r, "etag", cr, sizeof cr);
+  qs_req_close(r);
+  r = request("GET", "/range.txt");
+  qs_req_field(r, "range", 5, "bytes=0-0", 9);
+  qs_req_field(r, "if-range", 8, cr, strlen(cr));
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 206);
+  field_copy(r, "last-modified", cr, sizeof cr);
+  qs_req_close(r);
+  r = request("GET", "/range.txt");
+  qs_req_field(r, "range", 5, "bytes=0-0", 9);
+  qs_req_field(r, "if-range", 8, cr, strlen(cr));
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 206);
+  qs_req_close(r);
+  r = request("GET", "/range.txt");
+  qs_req_field(r, "range", 5, "bytes=0-0", 9);
+  qs_req_field(r, "if-range", 8, "Sun, 06 Nov 1994 08:49:37 GMT", 29);
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  /* HEAD ignores Range */
+  r = cond("HEAD", "/range.txt", "range", "bytes=2-4");
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
@@ -552,7 +652,7 @@ int main(void) {
       cmocka_unit_test(test_file_ring),  cmocka_unit_test(test_req_errors),
       cmocka_unit_test(test_special),    cmocka_unit_test(test_header_timeout),
       cmocka_unit_test(test_send_timeout),    cmocka_unit_test(test_fmt_dec),
-      cmocka_unit_test(test_conditional),
+      cmocka_unit_test(test_conditional), cmocka_unit_test(test_range),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

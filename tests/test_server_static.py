@@ -8,7 +8,10 @@ A document root made here: Date on every response (200 and 404);
 ETag and Last-Modified on GET and HEAD alike; If-None-Match with the ETag
 -> 304 without a body, another tag -> 200; If-Modified-Since at or after
 Last-Modified -> 304, before it -> 200; If-None-Match decides over
-If-Modified-Since; a changed file gets a new ETag.
+If-Modified-Since; a changed file gets a new ETag.  Range: one range -> 206
+with Content-Range (a small cached file and a 600 KB streamed one),
+unsatisfiable -> 416 with "bytes */SIZE", several -> 200 with the whole
+body, If-Range with a stale ETag -> 200, with the current one -> 206.
 """
 import os
 import sys
@@ -30,6 +33,9 @@ def main():
     with open(page, "wb") as f:
         f.write(b"a static page\n")
     os.utime(page, ns=(MTIME * 10**9 + 5, MTIME * 10**9 + 5))
+    big = bytes((i * 7 + i // 251) % 256 for i in range(600000))
+    with open(os.path.join(www, "big.bin"), "wb") as f:
+        f.write(big)
     srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", www])
     lm = "Sun, 06 Nov 1994 08:49:37 GMT"
     try:
@@ -63,6 +69,31 @@ def main():
             check(st == 200, "%s: If-None-Match decides over If-Modified-Since (%s)" % (proto, st))
             st, h4, _ = curl(srv, "/nope", proto)
             check(st == 404 and h4.get("date") and "etag" not in h4, "%s: 404 with Date" % proto)
+            for path, data in (("/page.txt", b"a static page\n"), ("/big.bin", big)):
+                size = len(data)
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=3-9"])
+                check(st == 206 and body == data[3:10] and
+                      h.get("content-range") == ["bytes 3-9/%d" % size] and
+                      h.get("accept-ranges") == ["bytes"],
+                      "%s %s: one range -> 206 (%s %s)" % (proto, path, st, h.get("content-range")))
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=-5"])
+                check(st == 206 and body == data[-5:], "%s %s: suffix range (%s)" % (proto, path, st))
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=%d-" % (size - 2)])
+                check(st == 206 and body == data[-2:], "%s %s: open range (%s)" % (proto, path, st))
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=%d-" % size])
+                check(st == 416 and h.get("content-range") == ["bytes */%d" % size],
+                      "%s %s: unsatisfiable -> 416 (%s %s)" % (proto, path, st, h.get("content-range")))
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=0-1,4-5"])
+                check(st == 200 and body == data, "%s %s: several ranges -> whole body (%s)" %
+                      (proto, path, st))
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=0-1", "-H",
+                                                      'If-Range: "stale"'])
+                check(st == 200 and body == data, "%s %s: stale If-Range -> 200 (%s)" % (proto, path, st))
+                tag = h.get("etag", [""])[0]
+                st, h, body = curl(srv, path, proto, ["-H", "Range: bytes=0-1", "-H",
+                                                      "If-Range: " + tag])
+                check(st == 206 and body == data[:2], "%s %s: current If-Range -> 206 (%s)" %
+                      (proto, path, st))
         # a changed file: a new ETag (after the filecache's 1 s recheck)
         st, h, _ = curl(srv, "/page.txt", "--http2")
         old = h.get("etag")

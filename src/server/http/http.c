@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -340,4 +341,73 @@ int qs_http_etag_match(const char *list, size_t len, const char *etag) {
     i = j + 1;
   }
   return 0;
+}
+
+/* a run of digits at |*i| into *out: 0, or -1 for none or an overflow */
+static int range_num(const char *v, size_t len, size_t *i, uint64_t *out) {
+  uint64_t n = 0;
+  size_t start = *i;
+  while (*i < len && v[*i] >= '0' && v[*i] <= '9') {
+    unsigned d = (unsigned)(v[*i] - '0');
+    if (n > (UINT64_MAX - d) / 10)
+      return -1;
+    n = n * 10 + d;
+    (*i)++;
+  }
+  *out = n;
+  return *i > start ? 0 : -1;
+}
+
+int qs_http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first,
+                        uint64_t *last) {
+  size_t i = 6;
+  unsigned specs = 0, ok = 0;
+  if (len < 6 || strncasecmp(v, "bytes=", 6) != 0)
+    return QS_RANGE_IGNORE;
+  for (;;) {
+    uint64_t a, b;
+    int suffix = 0, open = 0;
+    while (i < len && (v[i] == ' ' || v[i] == '\t'))
+      i++;
+    if (i < len && v[i] == '-') {
+      i++;
+      suffix = 1;
+      if (range_num(v, len, &i, &b) != 0)
+        return QS_RANGE_IGNORE;
+    } else {
+      if (range_num(v, len, &i, &a) != 0 || i >= len || v[i] != '-')
+        return QS_RANGE_IGNORE;
+      i++;
+      if (i < len && v[i] >= '0' && v[i] <= '9') {
+        if (range_num(v, len, &i, &b) != 0 || b < a)
+          return QS_RANGE_IGNORE;
+      } else {
+        open = 1;
+      }
+    }
+    specs++;
+    if (suffix) {
+      if (b > 0 && size > 0) {
+        if (!ok++) {
+          *first = b >= size ? 0 : size - b;
+          *last = size - 1;
+        }
+      }
+    } else if (a < size) {
+      if (!ok++) {
+        *first = a;
+        *last = open || b >= size ? size - 1 : b;
+      }
+    }
+    while (i < len && (v[i] == ' ' || v[i] == '\t'))
+      i++;
+    if (i == len)
+      break;
+    if (v[i] != ',')
+      return QS_RANGE_IGNORE;
+    i++;
+  }
+  if (!ok)
+    return QS_RANGE_NONE;
+  return specs == 1 ? QS_RANGE_ONE : QS_RANGE_MANY;
 }

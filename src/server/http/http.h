@@ -94,4 +94,15 @@ int qs_http_date_parse(const char *s, size_t len, time_t *t);
  * "*"?  Returns 1 or 0. */
 int qs_http_etag_match(const char *list, size_t len, const char *etag);
 
+/* qs_http_range_parse reads a Range field value (|len| octets) against a
+ * representation of |size| octets (RFC 9110 s14.1.2).  Returns
+ * QS_RANGE_ONE with [*first, *last] (inclusive, within the size),
+ * QS_RANGE_MANY (several ranges, at least one satisfiable: the server
+ * sends the whole body with 200, which s14.2 allows), QS_RANGE_NONE
+ * (nothing satisfiable: 416) or QS_RANGE_IGNORE (not a bytes range set,
+ * bad syntax, first > last, a number over 2^64: the field is ignored). */
+enum { QS_RANGE_IGNORE = 0, QS_RANGE_ONE, QS_RANGE_MANY, QS_RANGE_NONE };
+int qs_http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first,
+                        uint64_t *last);
+
 #endif

@@ -19,6 +19,7 @@ struct qs_static {
   int kind;
   int fd;
   uint64_t total, off; /* off: octets produced */
+  uint64_t start;       /* the file offset of the body's first octet (a range) */
   const uint8_t *mem;
   struct qs_fcentry *cached; /* the filecache entry mem points into, if any */
   struct qs_ring ring;
@@ -51,7 +52,7 @@ static int pull_file(struct qs_req *r, struct qs_static *s, struct qs_vec *v, si
   if (n > QS_READ_CHUNK)
     n = QS_READ_CHUNK;
   do
-    got = pread(s->fd, p, n, (off_t)s->off);
+    got = pread(s->fd, p, n, (off_t)(s->start + s->off));
   while (got < 0 && errno == EINTR);
   if (got <= 0)
     return -1; /* the file shrank or cannot be read: the stream is reset */
@@ -127,15 +128,17 @@ static void static_free(struct qs_req *r) {
 static const struct qs_handler_ops static_ops = {
     .name = "static", .pull = static_pull, .acked = static_acked, .free = static_free};
 
+#define QS_ETAG_MAX 64
+
 /* validators: a strong ETag from the file's identity, size and
  * modification time (ns), and Last-Modified; returns 304 when the
  * request's conditions say the client's copy is current (RFC 9110
  * s13.2.2: If-None-Match first, If-Modified-Since only without it), else
- * 200.  Both fields are put in r->resp either way. */
-static int validators(struct qs_req *r, struct qs_static *s) {
+ * 200 (-1: the file has none).  Both fields are put in r->resp and in
+ * |etag| (QS_ETAG_MAX octets) and |lm| (QS_HTTP_DATE_LEN + 1). */
+static int validators(struct qs_req *r, struct qs_static *s, char *etag, char *lm) {
   uint64_t ino, size;
   int64_t mns;
-  char etag[64], lm[QS_HTTP_DATE_LEN + 1];
   const char *v;
   size_t vlen, elen;
   time_t ims, mtime;
@@ -147,12 +150,12 @@ static int validators(struct qs_req *r, struct qs_static *s) {
   } else {
     struct stat st;
     if (fstat(s->fd, &st) != 0)
-      return 200; /* no validators: served unconditionally */
+      return -1; /* no validators: served unconditionally */
     ino = (uint64_t)st.st_ino;
     size = (uint64_t)st.st_size;
     mns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
   }
-  elen = (size_t)snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)ino,
+  elen = (size_t)snprintf(etag, QS_ETAG_MAX, "\"%llx-%llx-%llx\"", (unsigned long long)ino,
                           (unsigned long long)size, (unsigned long long)mns);
   mtime = (time_t)(mns >= 0 ? mns / 1000000000LL : -((-mns + 999999999LL) / 1000000000LL));
   qs_http_date_fmt(lm, mtime);
@@ -164,6 +167,50 @@ static int validators(struct qs_req *r, struct qs_static *s) {
       qs_http_date_parse(v, vlen, &ims) == 0 && mtime <= ims)
     return 304;
   return 200;
+}
+
+/* If-Range (RFC 9110 s13.1.5): the range applies only if the client's
+ * validator is the current one (an ETag compared strongly, or the exact
+ * Last-Modified date) */
+static int if_range_holds(const struct qs_req *r, const char *etag, const char *lm) {
+  size_t len;
+  const char *v = qs_fields_get(&r->fields, "if-range", &len);
+  if (!v)
+    return 1;
+  if (len > 0 && v[0] == '"')
+    return len == strlen(etag) && memcmp(v, etag, len) == 0;
+  return len == QS_HTTP_DATE_LEN && memcmp(v, lm, len) == 0;
+}
+
+/* Range on a file's GET: narrows s to one range (206 with content-range),
+ * answers 416 with "bytes *\/SIZE", or leaves the whole body (200).
+ * Returns the status. */
+static int range(struct qs_req *r, struct qs_static *s, const char *etag, const char *lm) {
+  size_t len;
+  const char *v = qs_fields_get(&r->fields, "range", &len);
+  uint64_t first = 0, last = 0;
+  char cr[80];
+  size_t crlen;
+  if (!v || !if_range_holds(r, etag, lm))
+    return 200;
+  switch (qs_http_range_parse(v, len, s->total, &first, &last)) {
+  case QS_RANGE_ONE:
+    crlen = (size_t)snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)first,
+                             (unsigned long long)last, (unsigned long long)s->total);
+    qs_fields_add(&r->resp, "content-range", 13, cr, crlen, 0);
+    if (s->kind == BODY_MEM)
+      s->mem += first;
+    else
+      s->start = first;
+    s->total = last - first + 1;
+    return 206;
+  case QS_RANGE_NONE:
+    crlen = (size_t)snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)s->total);
+    qs_fields_add(&r->resp, "content-range", 13, cr, crlen, 0);
+    return 416;
+  default:
+    return 200; /* several ranges: the whole body (RFC 9110 s14.2 allows it) */
+  }
 }
 
 void qs_static_start(struct qs_req *r) {
@@ -213,9 +260,22 @@ void qs_static_start(struct qs_req *r) {
     qs_req_error(r, QS_HTTP_STATUS(status));
     return;
   }
-  if (s->kind != BODY_BYTES && validators(r, s) == 304) {
-    qs_req_respond(r, 304, 0);
-    return;
+  if (s->kind != BODY_BYTES) {
+    char etag[QS_ETAG_MAX], lm[QS_HTTP_DATE_LEN + 1];
+    int v = validators(r, s, etag, lm);
+    if (v == 304) {
+      qs_req_respond(r, 304, 0);
+      return;
+    }
+    qs_fields_add(&r->resp, "accept-ranges", 13, "bytes", 5, 0);
+    if (v == 200 && r->mkind == QS_REQ_GET) {
+      status = range(r, s, etag, lm);
+      if (status == 416) {
+        qs_fields_add(&r->resp, "content-length", 14, "0", 1, 0); /* frames it over HTTP/1.1 */
+        qs_req_respond(r, 416, 0);
+        return;
+      }
+    }
   }
   if (r->mkind == QS_REQ_HEAD && s->fd >= 0) {
     close(s->fd);
@@ -223,5 +283,5 @@ void qs_static_start(struct qs_req *r) {
   }
   qs_fields_add(&r->resp, "content-type", 12, ctype, strlen(ctype), 0);
   qs_fields_add(&r->resp, "content-length", 14, clen, qs_fmt_dec(clen, s->total), 0);
-  qs_req_respond(r, 200, s->total > 0);
+  qs_req_respond(r, status, s->total > 0);
 }
