@@ -137,7 +137,8 @@ static void test_files(void **state) {
   assert_int_equal(resolve("/index.html?x=1#frag", &size, NULL), 200);
   assert_int_equal(resolve("/dir/", &size, NULL), 200);
   assert_int_equal(size, 4);
-  assert_int_equal(resolve("/dir", &size, NULL), 200);
+  assert_int_equal(resolve("/dir", &size, NULL), 301);
+  assert_int_equal(resolve("/dir?x=/", &size, NULL), 301);
   assert_int_equal(resolve("//dir//./index.html", &size, NULL), 200);
   assert_int_equal(resolve("/a%20b.txt", &size, &ct), 200);
   assert_int_equal(size, 6);
@@ -637,6 +638,20 @@ static void test_range(void **state) {
   qs_req_field(r, "range", 5, "bytes=0-0", 9);
   qs_req_field(r, "if-range", 8, "Sun, 06 Nov 1994 08:49:37 GMT", 29);
   qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  /* a directory without its slash: 301 to the slash form, query kept */
+  r = cond("GET", "/dir?a=1#f", NULL, NULL);
+  assert_int_equal(r->status, 301);
+  field_copy(r, "location", cr, sizeof cr);
+  assert_string_equal(cr, "/dir/?a=1");
+  qs_req_close(r);
+  r = cond("HEAD", "/dir", NULL, NULL);
+  assert_int_equal(r->status, 301);
+  field_copy(r, "location", cr, sizeof cr);
+  assert_string_equal(cr, "/dir/");
+  qs_req_close(r);
+  r = cond("GET", "/dir/", NULL, NULL);
   assert_int_equal(r->status, 200);
   qs_req_close(r);
   /* HEAD ignores Range */

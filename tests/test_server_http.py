@@ -105,7 +105,8 @@ def main():
         check(h.get(":status") == "200" and h.get("content-length") == "10",
               "directory serves its index.html")
         rc, h, _ = get(srv, "/dir")
-        check(h.get(":status") == "200", "directory without slash serves its index.html")
+        check(h.get(":status") == "301" and h.get("location") == "/dir/",
+              "directory without slash: 301 to /dir/ (%s)" % h)
 
         rc, h, _ = get(srv, "/bytes/12345")
         check(h.get(":status") == "200" and h.get("content-length") == "12345" and

@@ -11,7 +11,8 @@ Last-Modified -> 304, before it -> 200; If-None-Match decides over
 If-Modified-Since; a changed file gets a new ETag.  Range: one range -> 206
 with Content-Range (a small cached file and a 600 KB streamed one),
 unsatisfiable -> 416 with "bytes */SIZE", several -> 200 with the whole
-body, If-Range with a stale ETag -> 200, with the current one -> 206.
+body, If-Range with a stale ETag -> 200, with the current one -> 206.  A
+directory without its slash -> 301 to the slash form, the query kept.
 """
 import os
 import sys
@@ -29,6 +30,9 @@ def main():
     tmp = tmpdir("static")
     www = os.path.join(tmp, "www")
     os.mkdir(www)
+    os.mkdir(os.path.join(www, "sub"))
+    with open(os.path.join(www, "sub", "index.html"), "wb") as f:
+        f.write(b"<p>sub</p>\n")
     page = os.path.join(www, "page.txt")
     with open(page, "wb") as f:
         f.write(b"a static page\n")
@@ -94,6 +98,12 @@ def main():
                                                       "If-Range: " + tag])
                 check(st == 206 and body == data[:2], "%s %s: current If-Range -> 206 (%s)" %
                       (proto, path, st))
+            st, h, _ = curl(srv, "/sub?q=1", proto)
+            check(st == 301 and h.get("location") == ["/sub/?q=1"],
+                  "%s: a directory without its slash -> 301 to /sub/?q=1 (%s %s)" %
+                  (proto, st, h.get("location")))
+            st, h, body = curl(srv, "/sub/", proto)
+            check(st == 200 and body == b"<p>sub</p>\n", "%s: /sub/ serves index.html" % proto)
         # a changed file: a new ETag (after the filecache's 1 s recheck)
         st, h, _ = curl(srv, "/page.txt", "--http2")
         old = h.get("etag")

@@ -170,6 +170,14 @@ static int errno_status(int err) {
   }
 }
 
+/* does the path part of request path |path| end with '/'? */
+static int dir_slash(const char *path, size_t len) {
+  size_t n = 0;
+  while (n < len && path[n] != '?' && path[n] != '#')
+    n++;
+  return n > 0 && path[n - 1] == '/';
+}
+
 int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t len, int *fd,
                          struct stat *st, const char **ctype) {
   char rel[QS_PATH_MAX + 16];
@@ -205,6 +213,8 @@ int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t
       return 403 + 1000 * QS_REFUSED_SPECIAL;
     if (pass == 1)
       return 403;
+    if (!dir_slash(path, len))
+      return 301; /* to the slash form, so that relative links resolve inside it */
     /* a directory: its index.html */
     memcpy(rel + rl, "/index.html", 12);
     rl += 11;

@@ -53,7 +53,9 @@ int qs_http_decode_path(const char *path, size_t len, char *out, size_t cap, int
  * the root through a symbolic link; with QS_REFUSED_DOTFILE a segment
  * starting with '.' while root->serve_dotfiles is off; with
  * QS_REFUSED_SPECIAL not a regular file or directory: a FIFO, device or
- * socket, opened O_NONBLOCK so that nothing blocks), 404 (no such file),
+ * socket, opened O_NONBLOCK so that nothing blocks), 301 (a directory
+ * named without its trailing slash: the caller redirects to the slash
+ * form), 404 (no such file),
  * 414 (too long). */
 int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len, int *fd,
                     uint64_t *size, const char **ctype);

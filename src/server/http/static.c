@@ -213,6 +213,28 @@ static int range(struct qs_req *r, struct qs_static *s, const char *etag, const 
   }
 }
 
+/* a directory requested without its slash: 301 to the slash form, the
+ * query kept (RFC 9110 s15.4.2) */
+static void redirect_slash(struct qs_req *r, const char *path, size_t len) {
+  size_t n = 0, qlen;
+  char loc[QS_PATH_MAX + 2]; /* a longer path got 414 */
+  while (n < len && path[n] != '?' && path[n] != '#')
+    n++;
+  qlen = n < len && path[n] == '?' ? len - n : 0;
+  if (qlen && memchr(path + n, '#', qlen))
+    qlen = (size_t)((const char *)memchr(path + n, '#', qlen) - (path + n));
+  if (n + 1 + qlen > sizeof loc) {
+    qs_req_error(r, 414);
+    return;
+  }
+  memcpy(loc, path, n);
+  loc[n] = '/';
+  memcpy(loc + n + 1, path + n, qlen);
+  qs_fields_add(&r->resp, "location", 8, loc, n + 1 + qlen, 0);
+  qs_fields_add(&r->resp, "content-length", 14, "0", 1, 0);
+  qs_req_respond(r, 301, 0);
+}
+
 void qs_static_start(struct qs_req *r) {
   struct qs_http_worker *hw = r->hw;
   const char *path = qs_req_path(r);
@@ -251,6 +273,10 @@ void qs_static_start(struct qs_req *r) {
     } else if (status == 200) {
       s->kind = BODY_FILE;
     }
+  }
+  if (status == 301) {
+    redirect_slash(r, path, pathlen);
+    return;
   }
   if (status != 200) {
     if (QS_HTTP_REFUSAL(status) == QS_REFUSED_DOTFILE)
