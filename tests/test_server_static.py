@@ -11,8 +11,8 @@ Last-Modified -> 304, before it -> 200; If-None-Match decides over
 If-Modified-Since; a changed file gets a new ETag.  Range: one range -> 206
 with Content-Range (a small cached file and a 600 KB streamed one),
 unsatisfiable -> 416 with "bytes */SIZE", several -> 200 with the whole
-body, If-Range with a stale ETag -> 200, with the current one -> 206.  A
-directory without its slash -> 301 to the slash form, the query kept.
+body, If-Range with a stale ETag -> 200, with the current one -> 206.
+--cache-control on file responses.  A directory without its slash -> 301 to the slash form, the query kept.
 """
 import os
 import sys
@@ -40,7 +40,8 @@ def main():
     big = bytes((i * 7 + i // 251) % 256 for i in range(600000))
     with open(os.path.join(www, "big.bin"), "wb") as f:
         f.write(big)
-    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", www])
+    srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", www,
+                                "--cache-control", "max-age=60"])
     lm = "Sun, 06 Nov 1994 08:49:37 GMT"
     try:
         for proto in ("--http1.1", "--http2"):
@@ -49,6 +50,7 @@ def main():
             etag = (h.get("etag") or [""])[0]
             check(etag.startswith('"') and etag.endswith('"') and len(etag) > 2,
                   "%s: a strong quoted ETag (%s)" % (proto, etag))
+            check(h.get("cache-control") == ["max-age=60"], "%s: --cache-control on a file" % proto)
             check(h.get("last-modified") == [lm], "%s: Last-Modified %s" % (proto, h.get("last-modified")))
             date = (h.get("date") or [""])[0]
             check(date.endswith(" GMT") and len(date) == 29, "%s: Date (%s)" % (proto, date))

@@ -92,6 +92,7 @@ struct qs_http_conf {
   double send_timeout;                /* seconds a response body may stall (0: none) */
   int serve_dotfiles;
   int bytes_endpoint;
+  const char *cache_control; /* on static files' responses (200, 206, 304); NULL: none */
 };
 
 /* a list of requests the worker's periodic timer watches */

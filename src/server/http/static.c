@@ -288,7 +288,11 @@ void qs_static_start(struct qs_req *r) {
   }
   if (s->kind != BODY_BYTES) {
     char etag[QS_ETAG_MAX], lm[QS_HTTP_DATE_LEN + 1];
-    int v = validators(r, s, etag, lm);
+    int v;
+    if (hw->conf->cache_control)
+      qs_fields_add(&r->resp, "cache-control", 13, hw->conf->cache_control,
+                    strlen(hw->conf->cache_control), 0);
+    v = validators(r, s, etag, lm);
     if (v == 304) {
       qs_req_respond(r, 304, 0);
       return;

@@ -92,6 +92,7 @@ static const char usage_text[] =
     "      --no-tcp             do not also serve HTTP/2 and HTTP/1.1 over TLS on TCP\n"
     "                           (same addresses and port)\n"
     "      --alt-svc VALUE      the alt-svc field of TCP responses, or 'off'\n"
+    "      --cache-control VALUE  the cache-control field of static files (default none)\n"
     "                           (default: h3=\":PORT\"; ma=86400)\n"
     "      --max-tcp-conns N    TCP connections per worker (default: 1024)\n"
     "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
@@ -153,6 +154,7 @@ enum {
   OPT_CODEPOINTS,
   OPT_NO_TCP,
   OPT_ALT_SVC,
+  OPT_CACHE_CONTROL,
   OPT_MAX_TCP_CONNS,
 };
 
@@ -205,6 +207,7 @@ static const struct option long_options[] = {
     {"no-early-data", no_argument, NULL, OPT_NO_EARLY_DATA},
     {"no-tcp", no_argument, NULL, OPT_NO_TCP},
     {"alt-svc", required_argument, NULL, OPT_ALT_SVC},
+    {"cache-control", required_argument, NULL, OPT_CACHE_CONTROL},
     {"max-tcp-conns", required_argument, NULL, OPT_MAX_TCP_CONNS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -537,6 +540,13 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
         return usage_error("bad --alt-svc '%s' (want a field value below %d octets, or off)",
                            optarg, QS_ALT_SVC_LEN);
       cfg->alt_svc = strcmp(optarg, "off") == 0 ? "" : optarg;
+      break;
+    case OPT_CACHE_CONTROL:
+      if (strlen(optarg) == 0 || strlen(optarg) >= QS_ALT_SVC_LEN ||
+          strpbrk(optarg, "\r\n") != NULL)
+        return usage_error("bad --cache-control '%s' (want a field value below %d octets)",
+                           optarg, QS_ALT_SVC_LEN);
+      cfg->cache_control = optarg;
       break;
     case OPT_MAX_TCP_CONNS:
       if (parse_uint(optarg, 1, 10000000, &v) != 0)

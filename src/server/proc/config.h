@@ -100,6 +100,7 @@ struct qs_config {
   /* the TCP front (docs/server.md, "TCP") */
   int no_tcp;
   const char *alt_svc; /* NULL: h3=":PORT"; ma=86400; "": none */
+  const char *cache_control; /* static files' cache-control field; NULL: none */
   unsigned max_tcp_conns;
 };
 
