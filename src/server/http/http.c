@@ -170,11 +170,16 @@ static int errno_status(int err) {
   }
 }
 
-/* does the path part of request path |path| end with '/'? */
-static int dir_slash(const char *path, size_t len) {
+size_t qs_http_path_part(const char *path, size_t len) {
   size_t n = 0;
   while (n < len && path[n] != '?' && path[n] != '#')
     n++;
+  return n;
+}
+
+/* does the path part of request path |path| end with '/'? */
+static int dir_slash(const char *path, size_t len) {
+  size_t n = qs_http_path_part(path, len);
   return n > 0 && path[n - 1] == '/';
 }
 

@@ -46,6 +46,10 @@ enum { QS_REFUSED_ESCAPE = 0, QS_REFUSED_DOTFILE = 1, QS_REFUSED_SPECIAL = 2 };
  * starting with '.', unless |dotfiles|) or 414 (does not fit). */
 int qs_http_decode_path(const char *path, size_t len, char *out, size_t cap, int dotfiles);
 
+/* qs_http_path_part is the length of the path part of request path |path|
+ * (up to '?' or '#'). */
+size_t qs_http_path_part(const char *path, size_t len);
+
 /* qs_http_resolve maps the request path |path| (|len| octets, as sent) to
  * an open regular file under |root|.  Returns the HTTP status
  * (QS_HTTP_STATUS of the value): 200 with *fd, *size and *ctype set, 400

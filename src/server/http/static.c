@@ -216,10 +216,8 @@ static int range(struct qs_req *r, struct qs_static *s, const char *etag, const 
 /* a directory requested without its slash: 301 to the slash form, the
  * query kept (RFC 9110 s15.4.2) */
 static void redirect_slash(struct qs_req *r, const char *path, size_t len) {
-  size_t n = 0, qlen;
+  size_t n = qs_http_path_part(path, len), qlen;
   char loc[QS_PATH_MAX + 2]; /* a longer path got 414 */
-  while (n < len && path[n] != '?' && path[n] != '#')
-    n++;
   qlen = n < len && path[n] == '?' ? len - n : 0;
   if (qlen && memchr(path + n, '#', qlen))
     qlen = (size_t)((const char *)memchr(path + n, '#', qlen) - (path + n));
