@@ -9,7 +9,8 @@ segments (plain and percent-encoded) and bad percent-encoding, 403 for a
 symbolic link leading out of the root (one staying inside is served),
 /bytes/N limits; the defaults of issue 9 (no /bytes/N, no dotfiles, only
 regular files) and the header-section bound over the wire (quicsteer-load
---header: 431 past --max-header-size, counted).
+--header: 431 past --max-header-size, counted); conditional (304) and range
+(206, 416) requests over HTTP/3.
 """
 import json
 import os
@@ -29,9 +30,9 @@ def get(srv, path, method=None):
     return r.returncode, response_headers(r.stdout), r.stdout
 
 
-def load_status(lbin, srv, header):
+def load_status(lbin, srv, header, path="/"):
     """One request from quicsteer-load carrying |header|: its status counts."""
-    r = subprocess.run([lbin, srv.url("/"), "-H", header, "-n", "1", "--json",
+    r = subprocess.run([lbin, srv.url(path), "-H", header, "-n", "1", "--json",
                         "--no-progress", "--timeout", "5"], stdout=subprocess.PIPE, text=True,
                        timeout=60)
     try:
@@ -71,6 +72,20 @@ def main():
         rc, h, _ = get(srv, "/style.css")
         check(h.get(":status") == "200" and h.get("content-type", "").startswith("text/css"),
               "style.css is 200 text/css")
+        # conditional and range requests over HTTP/3 (the static-file rules
+        # live in the HTTP layer; test_server_static drives them over TCP)
+        etag, lm = h.get("etag"), h.get("last-modified")
+        check(bool(etag) and bool(lm) and bool(h.get("date")), "ETag, Last-Modified and Date")
+        st = load_status(lbin, srv, "if-none-match: %s" % etag, "/style.css")
+        check(st == {"304": 1}, "If-None-Match with the ETag is 304 over HTTP/3 (%s)" % st)
+        st = load_status(lbin, srv, "if-modified-since: %s" % lm, "/style.css")
+        check(st == {"304": 1}, "If-Modified-Since is 304 over HTTP/3 (%s)" % st)
+        st = load_status(lbin, srv, 'if-none-match: "other"', "/style.css")
+        check(st == {"200": 1}, "another ETag is 200 (%s)" % st)
+        st = load_status(lbin, srv, "range: bytes=0-3", "/style.css")
+        check(st == {"206": 1}, "one range is 206 over HTTP/3 (%s)" % st)
+        st = load_status(lbin, srv, "range: bytes=100-", "/style.css")
+        check(st == {"416": 1}, "an unsatisfiable range is 416 (%s)" % st)
 
         rc, h, out = get(srv, "/style.css", "HEAD")
         check(h.get(":status") == "200" and h.get("content-length") == "7", "HEAD is 200 with "
