@@ -12,6 +12,7 @@ foreach(t test_server_cidtab test_server_http test_server_filecache test_server_
   target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
   add_test(NAME ${t} COMMAND ${t})
 endforeach()
+target_compile_definitions(test_server_http PRIVATE QS_TEST_DATA="${QS_TEST_DATA}")
 
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 set(QS_SRV $<TARGET_FILE:quicsteer-server>)

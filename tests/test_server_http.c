@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "mime.h"
 #include "quicsteer/wstats.h"
 #include "req.h"
 
@@ -179,12 +180,30 @@ static void test_refusals(void **state) {
 
 static void test_mime(void **state) {
   (void)state;
-  assert_string_equal(qs_http_mime("a.png"), "image/png");
-  assert_string_equal(qs_http_mime("a/b.SVG"), "image/svg+xml");
-  assert_string_equal(qs_http_mime("app.js"), "text/javascript; charset=utf-8");
-  assert_string_equal(qs_http_mime("noext"), "application/octet-stream");
-  assert_string_equal(qs_http_mime("dir.d/noext"), "application/octet-stream");
-  assert_string_equal(qs_http_mime("x.unknown"), "application/octet-stream");
+  /* the built-in list: no file loaded */
+  assert_string_equal(qs_mime_type("a.png"), "image/png");
+  assert_string_equal(qs_mime_type("a/b.SVG"), "image/svg+xml; charset=utf-8");
+  assert_string_equal(qs_mime_type("app.js"), "text/javascript; charset=utf-8");
+  assert_string_equal(qs_mime_type("noext"), "application/octet-stream");
+  assert_string_equal(qs_mime_type("dir.d/noext"), "application/octet-stream");
+  assert_string_equal(qs_mime_type("x.unknown"), "application/octet-stream");
+  assert_string_equal(qs_mime_type("x.md"), "application/octet-stream");
+  assert_int_equal(qs_mime_load("/nonexistent/mime.types"), -ENOENT);
+  assert_string_equal(qs_mime_type("a.png"), "image/png");
+
+  /* a mime.types file: its types, charset for text ones, built-ins after */
+  assert_int_equal(qs_mime_load(QS_TEST_DATA "/mime.types"), 8);
+  assert_string_equal(qs_mime_type("notes.MD"), "text/markdown; charset=utf-8");
+  assert_string_equal(qs_mime_type("a.markdown"), "text/markdown; charset=utf-8");
+  assert_string_equal(qs_mime_type("p.avif"), "image/avif");
+  assert_string_equal(qs_mime_type("d.json"), "application/json; charset=utf-8");
+  assert_string_equal(qs_mime_type("a.svgz"), "image/svg+xml; charset=utf-8");
+  assert_string_equal(qs_mime_type("x.thing"), "application/x-thing");
+  assert_string_equal(qs_mime_type("x.a"), "application/octet-stream"); /* not "comment" */
+  assert_string_equal(qs_mime_type("a.png"), "image/png");              /* built-in */
+  assert_string_equal(qs_mime_type("x.unknown"), "application/octet-stream");
+  qs_mime_unload();
+  assert_string_equal(qs_mime_type("notes.md"), "application/octet-stream");
 }
 
 static void test_bytes_route(void **state) {

@@ -51,6 +51,8 @@ def main():
         f.write("<!DOCTYPE html><title>index</title>\n")
     with open(os.path.join(root, "style.css"), "w") as f:
         f.write("body{}\n")
+    with open(os.path.join(root, "notes.md"), "w") as f:  # only /etc/mime.types names .md
+        f.write("# notes\n")
     with open(os.path.join(root, "dir", "index.html"), "w") as f:
         f.write("dir index\n")
     secret = os.path.join(tmp, "secret.txt")
@@ -86,6 +88,9 @@ def main():
         check(st == {"206": 1}, "one range is 206 over HTTP/3 (%s)" % st)
         st = load_status(lbin, srv, "range: bytes=100-", "/style.css")
         check(st == {"416": 1}, "an unsatisfiable range is 416 (%s)" % st)
+        rc, h, _ = get(srv, "/notes.md")
+        check(h.get("content-type") == "text/markdown; charset=utf-8",
+              "notes.md typed from /etc/mime.types (media-types): %s" % h.get("content-type"))
 
         rc, h, out = get(srv, "/style.css", "HEAD")
         check(h.get(":status") == "200" and h.get("content-length") == "7", "HEAD is 200 with "

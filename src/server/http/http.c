@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "filecache.h"
+#include "mime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,42 +39,6 @@ void qs_docroot_close(struct qs_docroot *r) {
   if (r->fd >= 0)
     close(r->fd);
   r->fd = -1;
-}
-
-/* ---- content types ---- */
-
-static const struct {
-  const char *ext;
-  const char *type;
-} mime_table[] = {
-    {"html", "text/html; charset=utf-8"},
-    {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"json", "application/json"},
-    {"txt", "text/plain; charset=utf-8"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"jpg", "image/jpeg"},
-    {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},
-    {"webp", "image/webp"},
-    {"ico", "image/x-icon"},
-    {"wasm", "application/wasm"},
-    {"xml", "application/xml"},
-    {"pdf", "application/pdf"},
-    {"woff2", "font/woff2"},
-};
-
-const char *qs_http_mime(const char *name) {
-  const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
-  if (dot && (!slash || dot > slash)) {
-    for (size_t i = 0; i < sizeof mime_table / sizeof mime_table[0]; i++)
-      if (strcasecmp(dot + 1, mime_table[i].ext) == 0)
-        return mime_table[i].type;
-  }
-  return "application/octet-stream";
 }
 
 /* ---- path resolution ---- */
@@ -210,7 +175,7 @@ int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t
     }
     if (S_ISREG(st->st_mode)) {
       *fd = f;
-      *ctype = qs_http_mime(rel);
+      *ctype = qs_mime_type(rel);
       return 200;
     }
     close(f);

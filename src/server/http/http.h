@@ -68,8 +68,6 @@ int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len,
 int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t len, int *fd,
                          struct stat *st, const char **ctype);
 
-/* qs_http_mime returns the content type for file name |name|. */
-const char *qs_http_mime(const char *name);
 
 /* qs_http_bytes_route returns 0 if |path| is not /bytes/..., else the
  * status: 200 with *n set, or 400 (not a number, or above QS_BYTES_MAX). */

@@ -23,6 +23,7 @@
 #include "control.h"
 #include "fwd.h"
 #include "log.h"
+#include "mime.h"
 #include "trust.h"
 #include "server.h"
 #include "worker.h"
@@ -394,6 +395,11 @@ int main(int argc, char **argv) {
     goto out;
   }
   tls_ok = 1;
+  /* content types from the system's table (Debian's media-types) */
+  rv = qs_mime_load(QS_MIME_FILE);
+  if (rv < 0)
+    QS_WARN(QS_LOG_MAIN, "cannot read %s (%s): a built-in list of content types is used",
+            QS_MIME_FILE, strerror(-rv));
   rv = qs_docroot_open(&srv.root, cfg.root);
   if (rv != 0) {
     die("cannot serve document root %s: %s", cfg.root, strerror(-rv));
@@ -650,6 +656,7 @@ out:
   qs_tickets_free(&srv.tickets);
   qs_secret_wipe(&srv.secret);
   qs_docroot_close(&srv.root);
+  qs_mime_unload();
   free(srv.proxy);
   qs_accesslog_close(&srv.alog);
   if (tls_ok)
