@@ -461,14 +461,9 @@ int qs_h3_stream_close(ngtcp2_conn *q, uint32_t flags, int64_t sid, uint64_t app
   return 0;
 }
 
-int qs_h3_stream_reset(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uint64_t app_error_code,
-                       void *user_data, void *stream_user_data) {
-  struct qs_conn *c = user_data;
-  struct qs_stream *s = stream_user_data;
-  (void)q;
-  (void)final_size;
-  (void)app_error_code;
-  /* the client gave up on the request */
+/* stream_abandon: the client reset its request (RESET_STREAM) or stopped
+ * reading the response (STOP_SENDING): the request is aborted either way */
+static int stream_abandon(struct qs_conn *c, struct qs_stream *s, int64_t sid) {
   if (s)
     qs_req_abort(s->r);
   if (c->h3 && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0)
@@ -476,18 +471,19 @@ int qs_h3_stream_reset(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uint64_
   return 0;
 }
 
+int qs_h3_stream_reset(ngtcp2_conn *q, int64_t sid, uint64_t final_size, uint64_t app_error_code,
+                       void *user_data, void *stream_user_data) {
+  (void)q;
+  (void)final_size;
+  (void)app_error_code;
+  return stream_abandon(user_data, stream_user_data, sid);
+}
+
 int qs_h3_stream_stop_sending(ngtcp2_conn *q, int64_t sid, uint64_t app_error_code,
                               void *user_data, void *stream_user_data) {
-  struct qs_conn *c = user_data;
-  struct qs_stream *s = stream_user_data;
   (void)q;
   (void)app_error_code;
-  /* the client no longer reads the response */
-  if (s)
-    qs_req_abort(s->r);
-  if (c->h3 && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0)
-    return NGTCP2_ERR_CALLBACK_FAILURE;
-  return 0;
+  return stream_abandon(user_data, stream_user_data, sid);
 }
 
 int qs_h3_extend_max_remote_streams_bidi(ngtcp2_conn *q, uint64_t max_streams, void *user_data) {
