@@ -28,30 +28,17 @@ keeps the section when it regenerates the rest).
 Python 3 standard library only; shares its helpers with bench/run.py.
 """
 import argparse
-import atexit
-import datetime
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
 import run as R  # noqa: E402
 
-OUT_MD = os.path.join(R.CHARTS, "flood.md")
-OUT_JSON = os.path.join(R.CHARTS, "flood.json")
 CLIENT = ["--new-conn", "-c", "4", "--timeout", "5"]
-
-
-def hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def client(env, srv, dur):
@@ -93,7 +80,7 @@ def one(env, spec, dur):
         res["during"] = client(env, srv, dur)
         ft.join()
         res["flood"] = out
-        res["rss_peak_kb"] = hwm_kb(srv.pid)
+        res["rss_peak_kb"] = B.status_kb(srv.pid, "VmHWM")
         res["rss_after_kb"] = R.rss_kb(srv.pid)
         if spec["kind"] == "quicsteer":
             st = srv.stats()
@@ -131,9 +118,9 @@ def report(meta, specs, ids, res):
       "ClientHellos from fresh CIDs, never completed, one socket, as fast as it goes); the "
       "legitimate client is `quicsteer-load --new-conn -c 4 --timeout 5 -D %g "
       "--initial-rtt %d` (a new connection per 1 KiB request), alone and starting 1 s into "
-      "the flood.\n" % (meta["command"], meta["date"], meta["git"], meta["load_before"],
-                       meta["rounds"], meta["duration"], meta["duration"] + 2,
-                       meta["duration"], R.INITIAL_RTT_MS))
+      "the flood.\n" % (meta["command"], meta["date"], meta["git"],
+                       " ".join(meta["load_before"]), meta["rounds"], meta["duration"],
+                       meta["duration"] + 2, meta["duration"], R.INITIAL_RTT_MS))
     w("| Server | flood sent (Initials/s) | answers to the flood | RSS before → peak | "
       "client alone: handshakes/s, p99 hs / req | during the flood: handshakes/s, done / started, "
       "p99 hs / req |")
@@ -191,67 +178,29 @@ def main():
                     help="bench/run.py server ids (default qs2,gtls,caddy2)")
     ap.add_argument("--build", default=os.path.join(R.TOP, "build", "bench"))
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("bench/flood.py: run as root (BPF steering)", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, R.on_signal)
-    signal.signal(signal.SIGINT, R.on_signal)
-    atexit.register(R.kill_all)
-    env = R.Env()
-    env.build = os.path.abspath(args.build)
-    if not os.path.exists(os.path.join(env.build, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", R.TOP, "-B", env.build, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DCMAKE_C_COMPILER=clang"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", env.build, "-j2", "--target", "quicsteer-server",
-                    "quicsteer-load", "quicsteer-flood"], check=True, stdout=subprocess.DEVNULL)
-    env.server_bin = os.path.join(env.build, "src", "server", "quicsteer-server")
-    env.load_bin = os.path.join(env.build, "src", "load", "quicsteer-load")
-    env.flood_bin = os.path.join(env.build, "src", "load", "quicsteer-flood")
-    env.work = os.path.join(env.build, "bench-flood")
-    os.makedirs(env.work, exist_ok=True)
-    certdir = os.path.join(env.build, "dev-cert")
-    subprocess.run(["bash", os.path.join(R.TOP, "scripts", "dev-cert.sh"), certdir],
-                   check=True, stdout=subprocess.DEVNULL)
-    env.cert, env.key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
-    env.www = os.path.join(env.work, "www")
-    os.makedirs(env.www, exist_ok=True)
-    small = os.path.join(env.www, R.SMALL)
-    if not os.path.exists(small) or os.path.getsize(small) != R.SMALL_LEN:
-        with open(small, "wb") as f:
-            f.write(os.urandom(R.SMALL_LEN))
-    git = subprocess.run(["git", "-C", R.TOP, "rev-parse", "--short", "HEAD"],
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    meta = {"command": ("python3 bench/flood.py " + " ".join(sys.argv[1:])).strip(),
-            "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "git": git,
-            "rounds": args.rounds, "duration": args.duration,
-            "load_before": " ".join(open("/proc/loadavg").read().split()[:3])}
+    rc = B.need_root("BPF steering")
+    if rc:
+        return rc
+    env = B.bench_env(args.build, "bench-flood",
+                      ["quicsteer-server", "quicsteer-load", "quicsteer-flood"])
+    B.random_file(os.path.join(env.www, R.SMALL), R.SMALL_LEN)
+    meta = B.run_meta(rounds=args.rounds, duration=args.duration)
     specs = R.server_specs()
     ids = args.servers.split(",")
     res = {sid: [] for sid in ids}
     try:
         for r in range(args.rounds):
-            order = ids[r % len(ids):] + ids[:r % len(ids)]
+            order = B.rotated(ids, r)
             for sid in order:
                 res[sid].append(one(env, specs[sid], args.duration))
     finally:
-        R.kill_all()
+        B.kill_all()
     md = report(meta, specs, ids, res)
     print(md)
-    os.makedirs(R.CHARTS, exist_ok=True)
-    with open(OUT_MD, "w") as f:
-        f.write(md.split("\n", 1)[1].lstrip("\n"))
-    with open(OUT_JSON, "w") as f:
-        json.dump({"meta": meta, "results": res}, f, indent=1)
-    R.splice_section(R.FLOOD_HEAD)
-    R.log("wrote %s, %s and its section of BENCHMARKS.md" % (OUT_MD, OUT_JSON))
+    R.save_section(R.FLOOD_HEAD, md.split("\n", 1)[1].lstrip("\n"),
+                   {"meta": meta, "results": res})
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        R.kill_all()
-        print("bench/flood.py: interrupted; every process it started is stopped",
-              file=sys.stderr)
-        sys.exit(130)
+    B.main_run(main)

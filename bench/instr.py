@@ -35,19 +35,16 @@ Python 3 standard library only; shares its server and client helpers with
 bench/run.py.
 """
 import argparse
-import atexit
 import collections
-import datetime
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
 import run as R  # noqa: E402
 
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
@@ -288,16 +285,6 @@ def short_fn(ob, fn):
 
 
 # ---------------------------------------------------------------- steer
-
-
-def bpf_stats_get():
-    with open(BPF_STATS) as f:
-        return f.read().strip()
-
-
-def bpf_stats_set(v):
-    with open(BPF_STATS, "w") as f:
-        f.write(v)
 
 
 def prog_stats(pin):
@@ -595,34 +582,21 @@ def main():
     if args.report:
         return rerender()
     only = set(args.only.split(","))
-    if os.geteuid() != 0:
-        print("bench/instr.py: run as root", file=sys.stderr)
-        return 2
+    rc = B.need_root("BPF steering, bpftool")
+    if rc:
+        return rc
     for tool in ("valgrind", "callgrind_control", "bpftool"):
         if not shutil.which(tool):
             print("bench/instr.py: %s missing (scripts/deps.sh bench)" % tool, file=sys.stderr)
             return 2
-    signal.signal(signal.SIGTERM, R.on_signal)
-    signal.signal(signal.SIGINT, R.on_signal)
-    atexit.register(R.kill_all)
-    env = R.bench_env(args.build, "bench-instr",
+    env = B.bench_env(args.build, "bench-instr",
                       ["quicsteer-server", "quicsteer-load", "quicsteer_cli", "bench_steer"])
-    small = os.path.join(env.www, R.SMALL)
-    if not os.path.exists(small) or os.path.getsize(small) != R.SMALL_LEN:
-        with open(small, "wb") as f:
-            f.write(os.urandom(R.SMALL_LEN))
-
-    git = subprocess.run(["git", "-C", R.TOP, "rev-parse", "--short", "HEAD"],
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    meta = {"command": ("python3 bench/instr.py " + " ".join(sys.argv[1:])).strip(),
-            "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "git": git,
-            "ka": [int(x) for x in args.keepalive.split(",")],
-            "nc": [int(x) for x in args.newconn.split(",")],
-            "steer_dur": args.steer_duration,
-            "load_before": open("/proc/loadavg").read().split()[:3]}
+    B.random_file(os.path.join(env.www, R.SMALL), R.SMALL_LEN)
+    meta = B.run_meta(ka=[int(x) for x in args.keepalive.split(",")],
+                      nc=[int(x) for x in args.newconn.split(",")],
+                      steer_dur=args.steer_duration)
     specs = R.server_specs()
     cg = st = None
-    before = bpf_stats_get()
     try:
         if "callgrind" in only:
             cg = callgrind_section(env, specs, args.servers.split(","), meta["ka"], meta["nc"],
@@ -630,29 +604,15 @@ def main():
             if set(args.loads.split(",")) < {"keepalive", "newconn", "resumed"}:
                 return 0  # a quick look at the log lines: no report
         if "steer" in only:
-            bpf_stats_set("1")
-            st = steer_section(env, specs, args.steer_duration, args.steer_rounds)
+            with B.sysctl(BPF_STATS, "1"):
+                st = steer_section(env, specs, args.steer_duration, args.steer_rounds)
     finally:
-        bpf_stats_set(before)
-        R.kill_all()
+        B.kill_all()
     md = report(env, meta, cg, st)
     print(md)
-    os.makedirs(R.CHARTS, exist_ok=True)
-    with open(OUT_MD, "w") as f:
-        f.write(md)
-
-    with open(OUT_JSON, "w") as f:
-        json.dump({"meta": meta, "callgrind": profiles_out(cg), "steer": st}, f, indent=1)
-    R.splice_instr()
-    R.log("wrote %s, %s and its section of BENCHMARKS.md" % (OUT_MD, OUT_JSON))
+    R.save_section(R.INSTR_HEAD, md, {"meta": meta, "callgrind": profiles_out(cg), "steer": st})
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        R.kill_all()
-        print("bench/instr.py: interrupted; every process it started is stopped",
-              file=sys.stderr)
-        sys.exit(130)
+    B.main_run(main)

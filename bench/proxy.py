@@ -24,21 +24,16 @@ regenerates the rest).  Python 3 standard library only; the server and
 client helpers are bench/run.py's.
 """
 import argparse
-import atexit
-import datetime
-import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
 import run as R  # noqa: E402
 
-OUT_MD = os.path.join(R.CHARTS, "proxy.md")
-OUT_JSON = os.path.join(R.CHARTS, "proxy.json")
 CADDY_PROXY = os.path.join(R.BENCH, "caddy", "proxy.json.in")
 NGINX = "/usr/sbin/nginx"
 H2LOAD = "/usr/bin/h2load"
@@ -68,22 +63,6 @@ http {{
   }}
 }}
 """
-
-
-def tree_cpu(pid):
-    """CPU seconds of |pid| and of its child processes (nginx's workers)."""
-    total = 0.0
-    try:
-        total += R.cpu_seconds(pid)
-        kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
-    except OSError:
-        return total
-    for k in kids:
-        try:
-            total += R.cpu_seconds(int(k))
-        except OSError:
-            pass
-    return total
 
 
 class Nginx:
@@ -150,9 +129,9 @@ class CaddyProxy:
 def h3_run(env, front_pid, nginx, url, size, dur):
     """quicsteer-load against |url|: its JSON plus both sides' CPU."""
     args = ["-c", str(INFLIGHT[0]), "-m", str(INFLIGHT[1]), "-D", str(dur)]
-    f0, n0 = tree_cpu(front_pid), tree_cpu(nginx.proc.pid)
+    f0, n0 = B.tree_cpu(front_pid), B.tree_cpu(nginx.proc.pid)
     doc, ccpu, cmd = R.load(env, [url], args, timeout=dur + 60)
-    f1, n1 = tree_cpu(front_pid), tree_cpu(nginx.proc.pid)
+    f1, n1 = B.tree_cpu(front_pid), B.tree_cpu(nginx.proc.pid)
     ok = doc["requests"]["ok"]
     bad = doc["requests"]["failed"] or doc["body_bytes"] != ok * size
     return {"rps": doc["requests_per_s"], "p50_ms": doc["latency_us"]["p50"] / 1000,
@@ -169,9 +148,9 @@ def h1_run(env, nginx, path, size, dur):
     url = "http://127.0.0.1:%d/%s" % (nginx.port, path)
     cmd = [H2LOAD, "--h1", "-c", str(INFLIGHT[0] * INFLIGHT[1]), "-m", "1", "-t", "1",
            "-D", str(max(1, int(dur))), url]
-    n0, c0 = tree_cpu(nginx.proc.pid), R.children_cpu()
+    n0, c0 = B.tree_cpu(nginx.proc.pid), R.children_cpu()
     p = R.run(cmd, timeout=dur + 60)
-    n1, c1 = tree_cpu(nginx.proc.pid), R.children_cpu()
+    n1, c1 = B.tree_cpu(nginx.proc.pid), R.children_cpu()
     out = p.stdout
     m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
     done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", out)
@@ -252,22 +231,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(R.TOP, "build", "bench"))
     ap.add_argument("--no-caddy", action="store_true")
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, R.on_signal)
-    signal.signal(signal.SIGINT, R.on_signal)
-    atexit.register(R.kill_all)
-    env = R.bench_env(args.build, "bench-proxy", ["quicsteer-server", "quicsteer-load"])
+    env = B.bench_env(args.build, "bench-proxy", ["quicsteer-server", "quicsteer-load"])
     for path, size in SIZES:
-        p = os.path.join(env.www, path)
-        if not os.path.exists(p) or os.path.getsize(p) != size:
-            with open(p, "wb") as f:
-                f.write(os.urandom(size))
-    git = subprocess.run(["git", "-C", R.TOP, "rev-parse", "--short", "HEAD"],
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
+        B.random_file(os.path.join(env.www, path), size)
     nginx_v = subprocess.run([NGINX, "-v"], stderr=subprocess.PIPE, text=True).stderr.strip()
-    meta = {"command": ("python3 bench/proxy.py " + " ".join(sys.argv[1:])).strip(),
-            "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "git": git,
-            "rounds": args.rounds, "duration": args.duration,
-            "nginx": nginx_v.split("/")[-1], "load_before": open("/proc/loadavg").read().split()[:3]}
+    meta = B.run_meta(rounds=args.rounds, duration=args.duration, nginx=nginx_v.split("/")[-1])
     cfgs = ["qs", "nginx"] + ([] if args.no_caddy or not os.access(R.CADDY, os.X_OK)
                               else ["caddy"])
     res = {c: {p: {} for p, _ in SIZES} for c in cfgs}
@@ -276,7 +244,7 @@ def main():
     cmds["nginx"] = " ".join(nginx.cmd)
     try:
         for r in range(args.rounds):
-            order = cfgs[r % len(cfgs):] + cfgs[:r % len(cfgs)]
+            order = B.rotated(cfgs, r)
             for cfg in order:
                 R.log("proxy round %d/%d: %s" % (r + 1, args.rounds, cfg))
                 front = None
@@ -313,22 +281,12 @@ def main():
                         front.stop()
     finally:
         nginx.stop()
-        R.kill_all()
+        B.kill_all()
     md = report(meta, res, cmds)
     print(md)
-    os.makedirs(R.CHARTS, exist_ok=True)
-    with open(OUT_MD, "w") as f:
-        f.write(md)
-    with open(OUT_JSON, "w") as f:
-        json.dump({"meta": meta, "results": res, "commands": cmds}, f, indent=1)
-    R.splice_section(R.PROXY_HEAD)
-    R.log("wrote %s, %s and its section of BENCHMARKS.md" % (OUT_MD, OUT_JSON))
+    R.save_section(R.PROXY_HEAD, md, {"meta": meta, "results": res, "commands": cmds})
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        R.kill_all()
-        sys.exit(130)
+    B.main_run(main)

@@ -30,7 +30,6 @@ only.  Every process started is killed on exit, also on Ctrl-C.
 Python 3 standard library only.
 """
 import argparse
-import atexit
 import datetime
 import json
 import os
@@ -47,13 +46,14 @@ import sys
 import tempfile
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(TOP, "bench")
-CHARTS = os.path.join(BENCH, "charts")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BENCH, CHARTS, CLK_TCK, PROCS, TOP, Env, bench_env,  # noqa: E402,F401
+                      cpu_seconds, kill_all, kill_group, load_avg, log, main_run, need_root,
+                      random_file, rotated, rss_kb, run, spawn)
+
 CADDY_TEMPLATE = os.path.join(BENCH, "caddy", "caddy.json.in")
 GTLSSERVER = "/usr/sbin/gtlsserver"
 CADDY = "/usr/bin/caddy"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 INITIAL_RTT_MS = 10  # for every server that lets us set it, and the client
 SMALL = "1k.bin"  # the small response: 1024 octets
@@ -70,80 +70,6 @@ MIGRATION_CONNS = 200
 MIGRATION = ["-c", str(MIGRATION_CONNS), "-n", "4", "-m", "2", "--timeout", "5"]
 
 # ---------------------------------------------------------------- processes
-
-PROCS = []
-
-
-def spawn(cmd, **kw):
-    """Start |cmd| in its own process group, remembered for cleanup."""
-    p = subprocess.Popen(cmd, start_new_session=True, **kw)
-    PROCS.append(p)
-    return p
-
-
-def kill_group(p, sig=signal.SIGTERM, wait=5):
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            p.wait(wait)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
-    if p in PROCS:
-        PROCS.remove(p)
-
-
-def kill_all():
-    """SIGTERM first (quicsteer-server then removes its BPF pins and stats
-    file), SIGKILL after 5 s."""
-    for p in list(PROCS):
-        kill_group(p, signal.SIGTERM, 5)
-
-
-def on_signal(sig, frame):
-    raise KeyboardInterrupt("signal %d" % sig)
-
-
-def log(*a):
-    print("[%s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def run(cmd, **kw):
-    """Run to completion in its own process group; returns CompletedProcess."""
-    kw.setdefault("stdout", subprocess.PIPE)
-    kw.setdefault("stderr", subprocess.PIPE)
-    timeout = kw.pop("timeout", None)
-    p = spawn(cmd, text=True, **kw)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(p, signal.SIGKILL)
-        raise RuntimeError("timed out: %s" % " ".join(cmd))
-    finally:
-        if p in PROCS:
-            PROCS.remove(p)
-    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
-
-
-def cpu_seconds(pid):
-    """utime + stime of every thread of |pid|, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def machine_busy():
@@ -346,10 +272,6 @@ def server_specs():
 # ------------------------------------------------------------------- client
 
 
-class Env:
-    pass
-
-
 def load(env, urls, args, timeout=None):
     """Runs quicsteer-load --json; returns (doc, client CPU s, command)."""
     cmd = [env.load_bin, "--json", "--no-progress", "--initial-rtt", str(INITIAL_RTT_MS)]
@@ -416,7 +338,7 @@ def throughput(env, specs, rounds, dur, lat_dur):
                "fails": [], "bytes_rps": [], "other": []} for i in ids}
     cmds = {}
     for r in range(rounds):
-        order = ids[r % len(ids):] + ids[:r % len(ids)]
+        order = rotated(ids, r)
         for sid in order:
             spec = specs[sid]
             log("throughput round %d/%d: %s" % (r + 1, rounds, spec["label"]))
@@ -1331,29 +1253,20 @@ def splice_instr():
     splice_section(INSTR_HEAD)
 
 
-def bench_env(build, work, targets):
-    """The Release build |build| (configured if needed, |targets| built), a
-    development certificate and the work directory build/WORK with its
-    document root www/: what the scripts of SAVED_SECTIONS start from."""
-    env = Env()
-    env.build = os.path.abspath(build)
-    if not os.path.exists(os.path.join(env.build, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", TOP, "-B", env.build, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DCMAKE_C_COMPILER=clang"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", env.build, "-j2", "--target"] + list(targets),
-                   check=True, stdout=subprocess.DEVNULL)
-    env.server_bin = os.path.join(env.build, "src", "server", "quicsteer-server")
-    env.load_bin = os.path.join(env.build, "src", "load", "quicsteer-load")
-    env.cli_bin = os.path.join(env.build, "src", "cli", "quicsteer")
-    env.work = os.path.join(env.build, work)
-    os.makedirs(env.work, exist_ok=True)
-    certdir = os.path.join(env.build, "dev-cert")
-    subprocess.run(["bash", os.path.join(TOP, "scripts", "dev-cert.sh"), certdir],
-                   check=True, stdout=subprocess.DEVNULL)
-    env.cert, env.key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
-    env.www = os.path.join(env.work, "www")
-    os.makedirs(env.www, exist_ok=True)
-    return env
+def save_section(head, md, doc):
+    """A script's result: the section body |md| into bench/charts/NAME.md,
+    |doc| into NAME.json (NAME from SAVED_SECTIONS), and the section into
+    BENCHMARKS.md."""
+    name = [s for s in SAVED_SECTIONS if s[0] == head][0][1]
+    md_path = os.path.join(CHARTS, name)
+    json_path = md_path[:-3] + ".json"
+    os.makedirs(CHARTS, exist_ok=True)
+    with open(md_path, "w") as f:
+        f.write(md)
+    with open(json_path, "w") as f:
+        json.dump(doc, f, indent=1)
+    splice_section(head)
+    log("wrote %s, %s and its section of BENCHMARKS.md" % (md_path, json_path))
 
 
 # --------------------------------------------------------------------- main
@@ -1385,21 +1298,13 @@ def main():
     args.idle = args.idle or (1000 if q else 10000)
     only = set(args.only.split(","))
 
-    if os.geteuid() != 0:
-        print("bench/run.py: run as root (BPF steering, bench_steer, bench_bpf_aes)",
-              file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    atexit.register(kill_all)
-
-    env = Env()
-    env.t0 = time.time()
+    rc = need_root("BPF steering, bench_steer, bench_bpf_aes")
+    if rc:
+        return rc
+    t0 = time.time()
     t_start = datetime.datetime.utcnow()
-    env.command = "python3 bench/run.py " + " ".join(sys.argv[1:])
-    env.command = env.command.strip()
-    env.build = os.path.abspath(args.build)
-    load_before = open("/proc/loadavg").read().split()[:3]
+    command = ("python3 bench/run.py " + " ".join(sys.argv[1:])).strip()
+    load_before = load_avg()
     log("load average: %s" % " ".join(load_before))
     if float(load_before[0]) > 0.7:
         log("WARNING: the machine is busy (load %s): numbers will be noisy" % load_before[0])
@@ -1410,35 +1315,12 @@ def main():
         log("missing %s: running scripts/deps.sh bench" % missing)
         subprocess.run(["bash", os.path.join(TOP, "scripts", "deps.sh"), "bench"], check=True)
 
-    # build
-    if not os.path.exists(os.path.join(env.build, "CMakeCache.txt")):
-        subprocess.run(["cmake", "-S", TOP, "-B", env.build, "-DCMAKE_BUILD_TYPE=Release",
-                        "-DCMAKE_C_COMPILER=clang"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", env.build, "-j2", "--target", "quicsteer-server",
-                    "quicsteer-load", "bench_cid", "bench_bpf_aes", "bench_steer"],
-                   check=True, stdout=subprocess.DEVNULL)
-    env.server_bin = os.path.join(env.build, "src", "server", "quicsteer-server")
-    env.load_bin = os.path.join(env.build, "src", "load", "quicsteer-load")
-
-    # certificate and document root
-    env.work = os.path.join(env.build, "bench-run")
-    os.makedirs(env.work, exist_ok=True)
-    certdir = os.path.join(env.build, "dev-cert")
-    subprocess.run(["bash", os.path.join(TOP, "scripts", "dev-cert.sh"), certdir], check=True,
-                   stdout=subprocess.DEVNULL)
-    env.cert = os.path.join(certdir, "cert.pem")
-    env.key = os.path.join(certdir, "key.pem")
-    env.www = os.path.join(env.work, "www")
-    os.makedirs(env.www, exist_ok=True)
+    # build, certificate and document root
+    env = bench_env(args.build, "bench-run", ["quicsteer-server", "quicsteer-load", "bench_cid",
+                                              "bench_bpf_aes", "bench_steer"])
+    env.t0, env.command = t0, command
     for name, size in ((SMALL, SMALL_LEN), (BIG, BIG_LEN)):
-        path = os.path.join(env.www, name)
-        if not os.path.exists(path) or os.path.getsize(path) != size:
-            with open(path, "wb") as f:
-                left = size
-                while left:
-                    n = min(left, 1 << 20)
-                    f.write(os.urandom(n))
-                    left -= n
+        random_file(os.path.join(env.www, name), size)
     with open(os.path.join(env.www, "index.html"), "w") as f:
         f.write("<!doctype html><title>bench</title>\n")
 
@@ -1487,9 +1369,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        kill_all()
-        print("bench/run.py: interrupted; every process it started is stopped", file=sys.stderr)
-        sys.exit(130)
+    main_run(main)

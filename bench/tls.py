@@ -12,8 +12,8 @@
    available here), TTFB read from gtlsclient's qlog (first packet sent to
    the first packet carrying response data on stream 0), medians.
 
-Prints a Markdown section on stdout.  Run as root from the repository, after
-building the Release tree (default build/bench).
+Prints a Markdown section on stdout.  Run as root from the repository; it
+builds the Release tree (default build/bench) if needed.
 """
 import argparse
 import asyncio
@@ -30,8 +30,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(TOP, "tests"))
-from test_server_lib import Server, make_cert, unique_name  # noqa: E402
+import benchlib as B  # noqa: E402
+from test_server_lib import Server, unique_name  # noqa: E402
 
 
 def relay_main(listen_port, server_port, delay):
@@ -128,18 +130,18 @@ def main():
     if a.relay:
         relay_main(int(a.relay[0]), int(a.relay[1]), a.relay[2] / 1000)
         return
-    srv_bin = os.path.join(a.build, "src", "server", "quicsteer-server")
-    lb = os.path.join(a.build, "src", "load", "quicsteer-load")
+    rc = B.need_root("BPF steering")
+    if rc:
+        return rc
+    env = B.bench_env(a.build, "bench-tls", ["quicsteer-server", "quicsteer-load",
+                                             "quicsteer_cli"])
+    lb = env.load_bin
+    B.random_file(os.path.join(env.www, "1k.bin"), 1024)
     tmp = tempfile.mkdtemp(prefix="qs-bench-tls-")
-    www = os.path.join(tmp, "www")
-    os.makedirs(www)
-    with open(os.path.join(www, "1k.bin"), "wb") as f:
-        f.write(os.urandom(1024))
-    cert = make_cert(tmp)
-    load_avg = open("/proc/loadavg").read().split()[:3]
-    srv = Server(srv_bin, tmp, ["--workers", "2", "--root", www, "--initial-rtt", "10",
-                                "--log-level", "warn", "--drain-timeout", "1"],
-                 name=unique_name("btls"), cert=cert)
+    load_avg = B.load_avg()
+    srv = Server(env.server_bin, tmp, ["--workers", "2", "--root", env.www, "--initial-rtt",
+                                       "10", "--log-level", "warn", "--drain-timeout", "1"],
+                 name=unique_name("btls"), cert=env.certdir)
     url = srv.url("/1k.bin")
     full, res = [], []
     try:
@@ -171,7 +173,7 @@ def main():
             relay.kill()
             relay.wait()
         stats = json.loads(subprocess.run(
-            [os.path.join(a.build, "src", "cli", "quicsteer"), "stat", "--name", srv.name,
+            [env.cli_bin, "stat", "--name", srv.name,
              "--json"], capture_output=True, text=True).stdout.splitlines()[0])
     finally:
         srv.stop()
@@ -181,8 +183,7 @@ def main():
                                                "early_rejected")}
     mf, mr = statistics.median(full), statistics.median(h for h, _, _ in res)
     med = {k: statistics.median(x for x in v if x is not None) for k, v in t.items()}
-    rev = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
+    rev = B.git_rev()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         report(a, full, res, t, med, mf, mr, tot, rejected, rev, load_avg)
@@ -235,4 +236,4 @@ def report(a, full, res, t, med, mf, mr, tot, rejected, rev, load_avg):
 
 
 if __name__ == "__main__":
-    main()
+    B.main_run(main)
