@@ -679,6 +679,166 @@ static void test_range(void **state) {
   qs_req_close(r);
 }
 
+/* a GET or HEAD of |path| with Accept-Encoding |ae| (NULL: none) and one
+ * more field |name| (NULL: none) */
+static struct qs_req *enc_req(const char *method, const char *path, const char *ae,
+                              const char *name, const char *value) {
+  struct qs_req *r = request(method, path);
+  if (ae)
+    qs_req_field(r, "accept-encoding", 15, ae, strlen(ae));
+  if (name)
+    qs_req_field(r, name, strlen(name), value, strlen(value));
+  qs_req_headers_done(r, 1);
+  return r;
+}
+
+/* the whole body of a response from a cached copy */
+static void body_is(struct qs_req *r, const char *want) {
+  struct qs_vec v[4];
+  int eof = 0, n = qs_req_pull(r, v, 4, &eof);
+  assert_int_equal(n, 1);
+  assert_true(eof);
+  assert_int_equal(v[0].len, strlen(want));
+  assert_memory_equal(v[0].base, want, v[0].len);
+}
+
+/* precompressed siblings chosen by Accept-Encoding (encoding.h): the
+ * sibling's bytes, length, validators and Content-Encoding, the file's
+ * type, Vary on every response of a file with a sibling (304, 206, HEAD,
+ * identity too) and on none without; a stale sibling is ignored; /x.gz
+ * itself is a plain file */
+static void test_precompressed(void **state) {
+  char etag_id[64], etag_br[80], etag_gz[80], v[80], p[512];
+  struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+  struct qs_req *r;
+  (void)state;
+  put("root/app.js", "console.log('hello, world');\n");
+  put("root/app.js.br", "BROTLI-BYTES");
+  put("root/app.js.gz", "GZIP-BYTES!");
+  put("root/dir/page.css", "p{}\n");
+  put("root/dir/page.css.gz", "GZ-CSS");
+  put("root/stale.txt", "new text\n");
+  put("root/stale.txt.gz", "OLD-GZ");
+  snprintf(p, sizeof p, "%s/root/stale.txt.gz", base);
+  assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+
+  r = enc_req("GET", "/app.js", "gzip, deflate, br", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  field_copy(r, "content-encoding", v, sizeof v);
+  assert_string_equal(v, "br");
+  field_copy(r, "vary", v, sizeof v);
+  assert_string_equal(v, "accept-encoding");
+  field_copy(r, "content-type", v, sizeof v);
+  assert_string_equal(v, "text/javascript; charset=utf-8");
+  field_copy(r, "content-length", v, sizeof v);
+  assert_string_equal(v, "12");
+  field_copy(r, "etag", etag_br, sizeof etag_br);
+  assert_true(strlen(etag_br) > 5 && strcmp(etag_br + strlen(etag_br) - 4, "-br\"") == 0);
+  body_is(r, "BROTLI-BYTES");
+  qs_req_close(r);
+  r = enc_req("GET", "/app.js", "gzip", NULL, NULL);
+  field_copy(r, "content-encoding", v, sizeof v);
+  assert_string_equal(v, "gzip");
+  field_copy(r, "etag", etag_gz, sizeof etag_gz);
+  body_is(r, "GZIP-BYTES!");
+  qs_req_close(r);
+  /* no Accept-Encoding, or one refusing both: identity, still Vary */
+  r = enc_req("GET", "/app.js", NULL, NULL, NULL);
+  assert_int_equal(r->status, 200);
+  assert_null(qs_fields_get(&r->resp, "content-encoding", NULL));
+  field_copy(r, "vary", v, sizeof v);
+  assert_string_equal(v, "accept-encoding");
+  field_copy(r, "etag", etag_id, sizeof etag_id);
+  body_is(r, "console.log('hello, world');\n");
+  qs_req_close(r);
+  r = enc_req("GET", "/app.js", "br;q=0, gzip;q=0", NULL, NULL);
+  assert_null(qs_fields_get(&r->resp, "content-encoding", NULL));
+  qs_req_close(r);
+  assert_string_not_equal(etag_id, etag_br);
+  assert_string_not_equal(etag_id, etag_gz);
+  assert_string_not_equal(etag_br, etag_gz);
+  /* HEAD: GET's fields */
+  r = enc_req("HEAD", "/app.js", "br", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  assert_false(r->has_body);
+  field_copy(r, "content-encoding", v, sizeof v);
+  assert_string_equal(v, "br");
+  field_copy(r, "content-length", v, sizeof v);
+  assert_string_equal(v, "12");
+  field_copy(r, "etag", v, sizeof v);
+  assert_string_equal(v, etag_br);
+  qs_req_close(r);
+  /* If-None-Match per representation */
+  r = enc_req("GET", "/app.js", "br", "if-none-match", etag_br);
+  assert_int_equal(r->status, 304);
+  field_copy(r, "vary", v, sizeof v);
+  assert_string_equal(v, "accept-encoding");
+  field_copy(r, "etag", v, sizeof v);
+  assert_string_equal(v, etag_br);
+  qs_req_close(r);
+  r = enc_req("GET", "/app.js", "gzip", "if-none-match", etag_br);
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  r = enc_req("GET", "/app.js", NULL, "if-none-match", etag_br);
+  assert_int_equal(r->status, 200);
+  qs_req_close(r);
+  r = enc_req("GET", "/app.js", "gzip", "if-none-match", etag_gz);
+  assert_int_equal(r->status, 304);
+  qs_req_close(r);
+  /* Range on the sibling's bytes; If-Range with its ETag */
+  r = enc_req("GET", "/app.js", "br", "range", "bytes=2-5");
+  assert_int_equal(r->status, 206);
+  field_copy(r, "content-range", v, sizeof v);
+  assert_string_equal(v, "bytes 2-5/12");
+  field_copy(r, "vary", v, sizeof v);
+  assert_string_equal(v, "accept-encoding");
+  field_copy(r, "content-encoding", v, sizeof v);
+  assert_string_equal(v, "br");
+  body_is(r, "OTLI");
+  qs_req_close(r);
+  r = request("GET", "/app.js");
+  qs_req_field(r, "accept-encoding", 15, "gzip", 4);
+  qs_req_field(r, "range", 5, "bytes=0-1", 9);
+  qs_req_field(r, "if-range", 8, etag_br, strlen(etag_br));
+  qs_req_headers_done(r, 1);
+  assert_int_equal(r->status, 200); /* the br tag is not the gzip one */
+  qs_req_close(r);
+  /* a directory's index.html and a sibling in a subdirectory */
+  put("root/dir/index.html.gz", "GZ-INDEX");
+  r = enc_req("GET", "/dir/", "gzip", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  field_copy(r, "content-type", v, sizeof v);
+  assert_string_equal(v, "text/html; charset=utf-8");
+  qs_req_close(r); /* the cached entry may predate the sibling (TTL) */
+  r = enc_req("GET", "/dir/page.css", "br, gzip", NULL, NULL);
+  field_copy(r, "content-encoding", v, sizeof v);
+  assert_string_equal(v, "gzip");
+  body_is(r, "GZ-CSS");
+  qs_req_close(r);
+  /* a stale sibling is ignored: no Content-Encoding, no Vary */
+  r = enc_req("GET", "/stale.txt", "gzip", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  assert_null(qs_fields_get(&r->resp, "content-encoding", NULL));
+  assert_null(qs_fields_get(&r->resp, "vary", NULL));
+  body_is(r, "new text\n");
+  qs_req_close(r);
+  /* the sibling itself: a plain file of its own type */
+  r = enc_req("GET", "/app.js.gz", "gzip", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  assert_null(qs_fields_get(&r->resp, "content-encoding", NULL));
+  assert_null(qs_fields_get(&r->resp, "vary", NULL));
+  field_copy(r, "content-type", v, sizeof v);
+  assert_string_equal(v, qs_mime_type("app.js.gz")); /* by its own name */
+  assert_string_not_equal(v, "text/javascript; charset=utf-8");
+  body_is(r, "GZIP-BYTES!");
+  qs_req_close(r);
+  /* a file without siblings: no Vary */
+  r = enc_req("GET", "/range.txt", "gzip, br", NULL, NULL);
+  assert_int_equal(r->status, 200);
+  assert_null(qs_fields_get(&r->resp, "vary", NULL));
+  qs_req_close(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files),      cmocka_unit_test(test_refusals),
@@ -687,6 +847,7 @@ int main(void) {
       cmocka_unit_test(test_special),    cmocka_unit_test(test_header_timeout),
       cmocka_unit_test(test_send_timeout),    cmocka_unit_test(test_fmt_dec),
       cmocka_unit_test(test_conditional), cmocka_unit_test(test_range),
+      cmocka_unit_test(test_precompressed),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

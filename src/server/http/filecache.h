@@ -1,12 +1,22 @@
-/* filecache.h: a worker's cache of small static files.
+/* filecache.h: a worker's cache of static files and their precompressed
+ * siblings.
  *
  * Opening, checking and reading a file for every response (openat2, fstat,
  * pread, close) costs more than the rest of a small request together, so
- * each worker keeps the files of at most QS_FILECACHE_FILE octets in memory,
- * keyed by the request path, and checks them against the file system (the
- * same resolution rules: RESOLVE_BENEATH) at most once per
- * QS_FILECACHE_TTL: a changed file is served at most that long after it
- * changed.  Larger files stream from their descriptor as before.
+ * each worker keeps, keyed by the request path, what resolving it gave:
+ * the name under the root, the content type, which precompressed siblings
+ * (x.br, x.gz: encoding.h) exist, and for a file of at most
+ * QS_FILECACHE_FILE octets its bytes.  An entry is checked against the
+ * file system (the same resolution rules: RESOLVE_BENEATH, regular files
+ * only) at most once per QS_FILECACHE_TTL, its siblings with it: a changed
+ * file is served at most that long after it changed, and a request costs
+ * no stat() while its entry is fresh.  Larger files stream from a
+ * descriptor opened per request by the remembered name.
+ *
+ * A sibling older than its file (mtime) is stale and ignored: the file
+ * changed after it was compressed.  A sibling's bytes are cached, like a
+ * file's, in an entry of its own (the same path, another encoding), read
+ * when first asked for.
  *
  * One cache per worker: no lock.  An entry carries a reference count,
  * because a response body must stay valid until the peer acknowledged it;
@@ -29,9 +39,13 @@
 struct qs_fcentry {
   unsigned refs; /* the table's own reference + one per stream sending it */
   uint16_t pathlen;
+  uint8_t enc;   /* the representation held: QS_ENC_IDENTITY or a sibling's */
+  uint8_t sibs;  /* identity entries: QS_ENC_BIT of each fresh sibling */
+  uint8_t stale; /* identity entries: QS_ENC_BIT of each sibling ignored as older */
   char path[QS_PATH_MAX];
+  char *rel;     /* identity entries: the name under the root */
   const char *ctype;
-  uint8_t *data;
+  uint8_t *data; /* NULL: too large to keep, streamed */
   size_t len;
   dev_t dev;
   ino_t ino;
@@ -42,22 +56,38 @@ struct qs_fcentry {
 struct qs_filecache {
   struct qs_fcentry *slot[QS_FILECACHE_SLOTS];
   size_t bytes;
-  uint64_t k0, k1; /* hash key */
+  uint64_t k0, k1;  /* hash key */
+  int no_siblings;  /* 1: precompressed siblings are not looked for */
+};
+
+/* a representation to send: bytes in e->data (e a reference for the
+ * caller), or an open descriptor; its own validators */
+struct qs_fcrep {
+  struct qs_fcentry *e;
+  int fd;
+  uint64_t size;
+  uint64_t ino;
+  int64_t mtime_ns;
 };
 
 void qs_filecache_init(struct qs_filecache *fc);
 void qs_filecache_free(struct qs_filecache *fc);
 
 /* qs_filecache_get resolves request path |path| (|len| octets) under
- * |root| at time |now|.  Returns the HTTP status; with 200 either *e is a
- * cached entry with a reference for the caller (release it with
- * qs_filecache_release), or *e is NULL and *fd, *size, *ctype describe an
- * open file too large to cache. */
+ * |root| at time |now|.  Returns the HTTP status; with 200 *e is the
+ * file's entry (ctype, sibs), a reference for the caller. */
 int qs_filecache_get(struct qs_filecache *fc, const struct qs_docroot *root, const char *path,
-                     size_t len, uint64_t now, struct qs_fcentry **e, int *fd, uint64_t *size,
-                     const char **ctype);
+                     size_t len, uint64_t now, struct qs_fcentry **e);
 
-/* qs_filecache_release drops a reference taken by qs_filecache_get. */
+/* qs_filecache_open gives representation |enc| of the file of entry |id|
+ * (from qs_filecache_get; a sibling only if id->sibs has it): its cached
+ * copy or an open descriptor, in *rep.  Returns 200 or the status of a
+ * file that went away since its check (404, 403). */
+int qs_filecache_open(struct qs_filecache *fc, const struct qs_docroot *root,
+                      struct qs_fcentry *id, int enc, uint64_t now, struct qs_fcrep *rep);
+
+/* qs_filecache_release drops a reference taken by qs_filecache_get or
+ * qs_filecache_open (NULL: nothing). */
 void qs_filecache_release(struct qs_fcentry *e);
 
 #endif

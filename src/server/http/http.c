@@ -148,9 +148,39 @@ static int dir_slash(const char *path, size_t len) {
   return n > 0 && path[n - 1] == '/';
 }
 
+int qs_http_open_rel(const struct qs_docroot *root, const char *rel, const char *suffix, int *fd,
+                     struct stat *st) {
+  char name[QS_REL_MAX + 8];
+  size_t rl = strlen(rel), sl = strlen(suffix);
+  int f;
+  *fd = -1;
+  if (rl + sl >= sizeof name)
+    return 414;
+  memcpy(name, rel, rl);
+  memcpy(name + rl, suffix, sl + 1);
+  f = open_beneath(root, name);
+  if (f < 0)
+    return errno_status(errno);
+  if (fstat(f, st) != 0) {
+    close(f);
+    return 403;
+  }
+  if (!S_ISREG(st->st_mode)) {
+    close(f);
+    return S_ISDIR(st->st_mode) ? 404 : 403 + 1000 * QS_REFUSED_SPECIAL;
+  }
+  *fd = f;
+  return 200;
+}
+
 int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t len, int *fd,
                          struct stat *st, const char **ctype) {
-  char rel[QS_PATH_MAX + 16];
+  char rel[QS_REL_MAX];
+  return qs_http_resolve_rel(root, path, len, fd, st, ctype, rel);
+}
+
+int qs_http_resolve_rel(const struct qs_docroot *root, const char *path, size_t len, int *fd,
+                        struct stat *st, const char **ctype, char *rel) {
   size_t rl;
   int status, f;
 

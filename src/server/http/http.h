@@ -68,6 +68,22 @@ int qs_http_resolve(const struct qs_docroot *root, const char *path, size_t len,
 int qs_http_resolve_stat(const struct qs_docroot *root, const char *path, size_t len, int *fd,
                          struct stat *st, const char **ctype);
 
+/* a name relative to the root, as resolved: the decoded path and, for a
+ * directory, its index.html */
+#define QS_REL_MAX (QS_PATH_MAX + 24) /* + "index.html" + "/index.html" */
+
+/* qs_http_resolve_rel is qs_http_resolve_stat also giving the name it
+ * opened in |rel| (QS_REL_MAX octets, NUL-terminated). */
+int qs_http_resolve_rel(const struct qs_docroot *root, const char *path, size_t len, int *fd,
+                        struct stat *st, const char **ctype, char *rel);
+
+/* qs_http_open_rel opens |rel| (a name qs_http_resolve_rel gave) with
+ * |suffix| appended ("" or a sibling's ".br") under the root, by the same
+ * rules: inside the root, a regular file.  Returns 200 with *fd and *st,
+ * or the status as qs_http_resolve (404, 403, 414). */
+int qs_http_open_rel(const struct qs_docroot *root, const char *rel, const char *suffix, int *fd,
+                     struct stat *st);
+
 
 /* qs_http_bytes_route returns 0 if |path| is not /bytes/..., else the
  * status: 200 with *n set, or 400 (not a number, or above QS_BYTES_MAX). */

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "encoding.h"
 #include "http.h"
 #include "stats.h"
 
@@ -22,6 +22,9 @@ struct qs_static {
   uint64_t start;       /* the file offset of the body's first octet (a range) */
   const uint8_t *mem;
   struct qs_fcentry *cached; /* the filecache entry mem points into, if any */
+  uint64_t ino;              /* the representation's validators (filecache.h) */
+  int64_t mtime_ns;
+  int enc;                   /* QS_ENC_IDENTITY or the sibling sent */
   struct qs_ring ring;
   int blocked; /* the ring was full at the last pull */
 };
@@ -131,32 +134,21 @@ static const struct qs_handler_ops static_ops = {
 #define QS_ETAG_MAX 64
 
 /* validators: a strong ETag from the file's identity, size and
- * modification time (ns), and Last-Modified; returns 304 when the
+ * modification time (ns), a sibling's with its coding appended ("-br"),
+ * so that each representation has its own, and Last-Modified; returns 304 when the
  * request's conditions say the client's copy is current (RFC 9110
  * s13.2.2: If-None-Match first, If-Modified-Since only without it), else
- * 200 (-1: the file has none).  Both fields are put in r->resp and in
+ * 200.  Both fields are put in r->resp and in
  * |etag| (QS_ETAG_MAX octets) and |lm| (QS_HTTP_DATE_LEN + 1). */
 static int validators(struct qs_req *r, struct qs_static *s, char *etag, char *lm) {
-  uint64_t ino, size;
-  int64_t mns;
+  int64_t mns = s->mtime_ns;
   const char *v;
   size_t vlen, elen;
   time_t ims, mtime;
 
-  if (s->cached) {
-    ino = (uint64_t)s->cached->ino;
-    size = s->cached->len;
-    mns = s->cached->mtime_ns;
-  } else {
-    struct stat st;
-    if (fstat(s->fd, &st) != 0)
-      return -1; /* no validators: served unconditionally */
-    ino = (uint64_t)st.st_ino;
-    size = (uint64_t)st.st_size;
-    mns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-  }
-  elen = (size_t)snprintf(etag, QS_ETAG_MAX, "\"%llx-%llx-%llx\"", (unsigned long long)ino,
-                          (unsigned long long)size, (unsigned long long)mns);
+  elen = (size_t)snprintf(etag, QS_ETAG_MAX, "\"%llx-%llx-%llx%s%s\"", (unsigned long long)s->ino,
+                          (unsigned long long)s->total, (unsigned long long)mns,
+                          s->enc ? "-" : "", qs_enc_name(s->enc));
   mtime = (time_t)(mns >= 0 ? mns / 1000000000LL : -((-mns + 999999999LL) / 1000000000LL));
   qs_http_date_fmt(lm, mtime);
   qs_fields_add(&r->resp, "etag", 4, etag, elen, 0);
@@ -233,6 +225,46 @@ static void redirect_slash(struct qs_req *r, const char *path, size_t len) {
   qs_req_respond(r, 301, 0);
 }
 
+/* the file of request path |path| in the representation Accept-Encoding
+ * asks for (identity if its sibling went away since its check), into |s|;
+ * its content type (the file's, whatever the coding) and siblings.
+ * Returns the status. */
+static int open_file(struct qs_req *r, struct qs_static *s, const char *path, size_t len,
+                     const char **ctype, unsigned *sibs) {
+  struct qs_http_worker *hw = r->hw;
+  struct qs_fcentry *id;
+  struct qs_fcrep rep;
+  uint64_t now = mono_ns();
+  int status = qs_filecache_get(&hw->files, hw->conf->root, path, len, now, &id);
+  if (status != 200)
+    return status;
+  *ctype = id->ctype;
+  *sibs = id->sibs;
+  if (id->sibs) {
+    /* only a file with siblings pays for reading Accept-Encoding */
+    size_t alen = 0;
+    const char *ae = qs_fields_get(&r->fields, "accept-encoding", &alen);
+    s->enc = qs_enc_choose(ae, alen, id->sibs);
+  }
+  status = qs_filecache_open(&hw->files, hw->conf->root, id, s->enc, now, &rep);
+  if (status != 200 && s->enc != QS_ENC_IDENTITY) {
+    s->enc = QS_ENC_IDENTITY;
+    status = qs_filecache_open(&hw->files, hw->conf->root, id, s->enc, now, &rep);
+  }
+  qs_filecache_release(id);
+  if (status != 200)
+    return status;
+  s->cached = rep.e; /* a cached copy, kept alive by the request's reference */
+  s->fd = rep.fd;
+  s->total = rep.size;
+  s->ino = rep.ino;
+  s->mtime_ns = rep.mtime_ns;
+  s->kind = rep.e ? BODY_MEM : BODY_FILE;
+  if (rep.e)
+    s->mem = rep.e->data;
+  return 200;
+}
+
 void qs_static_start(struct qs_req *r) {
   struct qs_http_worker *hw = r->hw;
   const char *path = qs_req_path(r);
@@ -241,6 +273,7 @@ void qs_static_start(struct qs_req *r) {
   char clen[24];
   uint64_t bytes;
   struct qs_static *s;
+  unsigned sibs = 0;
   int status;
 
   if (r->mkind != QS_REQ_GET && r->mkind != QS_REQ_HEAD) {
@@ -260,17 +293,7 @@ void qs_static_start(struct qs_req *r) {
       s->total = bytes;
     }
   } else {
-    status = qs_filecache_get(&hw->files, hw->conf->root, path, pathlen, mono_ns(), &s->cached,
-                              &s->fd, &s->total, &ctype);
-    if (status == 200 && s->cached) {
-      /* a cached copy, kept alive by the request's reference */
-      s->kind = BODY_MEM;
-      s->mem = s->cached->data;
-      s->total = s->cached->len;
-      ctype = s->cached->ctype;
-    } else if (status == 200) {
-      s->kind = BODY_FILE;
-    }
+    status = open_file(r, s, path, pathlen, &ctype, &sibs);
   }
   if (status == 301) {
     redirect_slash(r, path, pathlen);
@@ -287,6 +310,10 @@ void qs_static_start(struct qs_req *r) {
   if (s->kind != BODY_BYTES) {
     char etag[QS_ETAG_MAX], lm[QS_HTTP_DATE_LEN + 1];
     int v;
+    /* every response for a file with a sibling varies (RFC 9110 s12.5.5),
+     * whichever representation it carries; files without one do not */
+    if (sibs)
+      qs_fields_add(&r->resp, "vary", 4, "accept-encoding", 15, 0);
     if (hw->conf->cache_control)
       qs_fields_add(&r->resp, "cache-control", 13, hw->conf->cache_control,
                     strlen(hw->conf->cache_control), 0);
@@ -309,6 +336,9 @@ void qs_static_start(struct qs_req *r) {
     close(s->fd);
     s->fd = -1;
   }
+  if (s->enc)
+    qs_fields_add(&r->resp, "content-encoding", 16, qs_enc_name(s->enc),
+                  strlen(qs_enc_name(s->enc)), 0);
   qs_fields_add(&r->resp, "content-type", 12, ctype, strlen(ctype), 0);
   qs_fields_add(&r->resp, "content-length", 14, clen, qs_fmt_dec(clen, s->total), 0);
   qs_req_respond(r, status, s->total > 0);
