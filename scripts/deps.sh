@@ -12,7 +12,8 @@ build=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev llvm-14
        libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev
        libgnutls28-dev nettle-dev libev-dev libcmocka-dev openssl iproute2 procps
        libnghttp2-dev libhttp-parser-dev media-types)
-test=(python3 ngtcp2-client ngtcp2-server chromium curl nghttp2-client nginx-light nftables)
+test=(python3 ngtcp2-client ngtcp2-server chromium curl nghttp2-client nginx-light nftables
+      brotli)
 bench=(caddy gnuplot-nox)
 
 want=("${build[@]}")

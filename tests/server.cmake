@@ -56,6 +56,9 @@ qs_server_test(test_server_aim_bpf test_server_aim.py --bpf $<TARGET_FILE:quicst
 qs_server_test(test_server_tcp test_server_tcp.py)
 # static-file rules (Date, ETag, conditional requests) over the TCP front
 qs_server_test(test_server_static test_server_static.py)
+# precompressed siblings (.br, .gz) over HTTP/1.1, HTTP/2 and HTTP/3
+qs_server_test(test_server_precompressed test_server_precompressed.py
+               $<TARGET_FILE:quicsteer-load>)
 
 # several worker threads (and relaying between them): the TSan build runs
 # these again

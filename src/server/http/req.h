@@ -93,6 +93,7 @@ struct qs_http_conf {
   int serve_dotfiles;
   int bytes_endpoint;
   const char *cache_control; /* on static files' responses (200, 206, 304); NULL: none */
+  int no_precompressed;      /* 1: no .br/.gz siblings (filecache.h) */
 };
 
 /* a list of requests the worker's periodic timer watches */

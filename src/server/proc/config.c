@@ -92,8 +92,9 @@ static const char usage_text[] =
     "      --no-tcp             do not also serve HTTP/2 and HTTP/1.1 over TLS on TCP\n"
     "                           (same addresses and port)\n"
     "      --alt-svc VALUE      the alt-svc field of TCP responses, or 'off'\n"
-    "      --cache-control VALUE  the cache-control field of static files (default none)\n"
     "                           (default: h3=\":PORT\"; ma=86400)\n"
+    "      --cache-control VALUE  the cache-control field of static files (default none)\n"
+    "      --no-precompressed   do not serve a file's .br/.gz siblings by Accept-Encoding\n"
     "      --max-tcp-conns N    TCP connections per worker (default: 1024)\n"
     "      --serve-dotfiles     serve files and directories whose name starts with '.'\n"
     "      --bytes-endpoint     serve /bytes/N (N generated octets, for benchmarks)\n"
@@ -140,6 +141,7 @@ enum {
   OPT_HEADER_TIMEOUT,
   OPT_SEND_TIMEOUT,
   OPT_SERVE_DOTFILES,
+  OPT_NO_PRECOMPRESSED,
   OPT_BYTES_ENDPOINT,
   OPT_RETRY_AUTO_HANDSHAKES,
   OPT_MAX_HANDSHAKES,
@@ -200,6 +202,7 @@ static const struct option long_options[] = {
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
     {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
     {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
+    {"no-precompressed", no_argument, NULL, OPT_NO_PRECOMPRESSED},
     {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"user", required_argument, NULL, OPT_USER},
     {"key-retire", required_argument, NULL, OPT_KEY_RETIRE},
@@ -518,6 +521,9 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       break;
     case OPT_SERVE_DOTFILES:
       cfg->serve_dotfiles = 1;
+      break;
+    case OPT_NO_PRECOMPRESSED:
+      cfg->no_precompressed = 1;
       break;
     case OPT_BYTES_ENDPOINT:
       cfg->bytes_endpoint = 1;

@@ -92,6 +92,7 @@ struct qs_config {
   double header_timeout; /* seconds */
   double send_timeout;   /* seconds */
   int serve_dotfiles;
+  int no_precompressed; /* --no-precompressed: no .br/.gz siblings */
   int bytes_endpoint;
   const char *user;    /* --user: run as this user once set up (NULL: stay) */
   double key_retire_s; /* --key-retire: latest retirement of a rotated-out key */

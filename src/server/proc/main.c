@@ -418,6 +418,7 @@ int main(int argc, char **argv) {
   srv.http_conf.serve_dotfiles = cfg.serve_dotfiles;
   srv.http_conf.bytes_endpoint = cfg.bytes_endpoint;
   srv.http_conf.cache_control = cfg.cache_control;
+  srv.http_conf.no_precompressed = cfg.no_precompressed;
   if (cfg.access_log &&
       qs_accesslog_open(&srv.alog, cfg.access_log, cfg.access_log_format, err, sizeof err) != 0) {
     die("%s", err);
