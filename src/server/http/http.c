@@ -148,23 +148,35 @@ static int dir_slash(const char *path, size_t len) {
   return n > 0 && path[n - 1] == '/';
 }
 
+/* |name| opened under the root and its stat (whatever its type): the
+ * descriptor, or -1 with *status */
+static int open_stat(const struct qs_docroot *root, const char *name, struct stat *st,
+                     int *status) {
+  int f = open_beneath(root, name);
+  if (f < 0) {
+    *status = errno_status(errno);
+    return -1;
+  }
+  if (fstat(f, st) != 0) {
+    close(f);
+    *status = 403;
+    return -1;
+  }
+  return f;
+}
+
 int qs_http_open_rel(const struct qs_docroot *root, const char *rel, const char *suffix, int *fd,
                      struct stat *st) {
   char name[QS_REL_MAX + 8];
   size_t rl = strlen(rel), sl = strlen(suffix);
-  int f;
+  int f, status;
   *fd = -1;
   if (rl + sl >= sizeof name)
     return 414;
   memcpy(name, rel, rl);
   memcpy(name + rl, suffix, sl + 1);
-  f = open_beneath(root, name);
-  if (f < 0)
-    return errno_status(errno);
-  if (fstat(f, st) != 0) {
-    close(f);
-    return 403;
-  }
+  if ((f = open_stat(root, name, st, &status)) < 0)
+    return status;
   if (!S_ISREG(st->st_mode)) {
     close(f);
     return S_ISDIR(st->st_mode) ? 404 : 403 + 1000 * QS_REFUSED_SPECIAL;
@@ -196,13 +208,8 @@ int qs_http_resolve_rel(const struct qs_docroot *root, const char *path, size_t 
     rl += 10;
   }
   for (int pass = 0; pass < 2; pass++) {
-    f = open_beneath(root, rel);
-    if (f < 0)
-      return errno_status(errno);
-    if (fstat(f, st) != 0) {
-      close(f);
-      return 403;
-    }
+    if ((f = open_stat(root, rel, st, &status)) < 0)
+      return status;
     if (S_ISREG(st->st_mode)) {
       *fd = f;
       *ctype = qs_mime_type(rel);
