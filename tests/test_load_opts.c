@@ -152,7 +152,14 @@ static void test_headers(void **state) {
   qsl_opts_free(&o);
   assert_int_equal(PARSE("https://h:1/"), QSL_OPTS_RUN);
   assert_int_equal(o.urls[0].nnv, QSL_NV_COUNT);
+  assert_null(o.dump_path);
   qsl_opts_free(&o);
+  /* --dump: the path kept; main opens it */
+  assert_int_equal(PARSE("--dump", "/tmp/r.txt", "https://h:1/"), QSL_OPTS_RUN);
+  assert_string_equal(o.dump_path, "/tmp/r.txt");
+  assert_null(o.dump);
+  qsl_opts_free(&o);
+  assert_int_equal(PARSE("https://h:1/", "--dump"), QSL_OPTS_USAGE);
   assert_int_equal(PARSE("-H", "novalue", "https://h:1/"), QSL_OPTS_USAGE);
   assert_int_equal(PARSE("-H", ": v", "https://h:1/"), QSL_OPTS_USAGE);
   assert_int_equal(PARSE("-H", ":path: /x", "https://h:1/"), QSL_OPTS_USAGE);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_server_precompressed.py: precompressed siblings (docs/server.md,
 "Precompressed siblings") over HTTP/1.1 and HTTP/2 (curl, TCP front) and
-HTTP/3 (quicsteer-load --header).
+HTTP/3 (quicsteer-load --header, --dump).
 
     test_server_precompressed.py SERVER LOAD
 
@@ -42,16 +42,29 @@ def write(path, data, mtime=None):
 
 
 def h3(lbin, srv, path, headers):
-    """One HTTP/3 request from quicsteer-load: (status counts, body octets)."""
-    cmd = [lbin, srv.url(path), "-n", "1", "--json", "--no-progress", "--timeout", "5"]
+    """One HTTP/3 request from quicsteer-load --dump: (status, fields, body);
+    the status counts and body octets of its report must agree."""
+    dump = os.path.join(srv.tmp, "h3.dump")
+    cmd = [lbin, srv.url(path), "-n", "1", "--json", "--no-progress", "--timeout", "5",
+           "--dump", dump]
     for h in headers:
         cmd += ["-H", h]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=60)
     try:
         j = json.loads(r.stdout)
-    except ValueError:
-        return {}, -1
-    return j.get("status", {}), j.get("body_bytes", -1)
+        with open(dump, "rb") as f:
+            raw = f.read()
+    except (ValueError, OSError):
+        return None, {}, b""
+    head, _, body = raw.partition(b"\n\n")
+    fields = {}
+    for line in head.decode("latin-1").split("\n"):
+        k, _, v = line.partition(": ")
+        fields.setdefault(k, []).append(v)
+    status = int(fields.get(":status", ["0"])[0])
+    if j.get("status") != {str(status): 1} or j.get("body_bytes") != len(body):
+        return None, fields, body
+    return status, fields, body
 
 
 def main():
@@ -159,21 +172,32 @@ def main():
             st, h, body = curl(srv, "/plain.txt", proto, ["-H", "Accept-Encoding: gzip, br"])
             check(st == 200 and "vary" not in h, "%s: no Vary without a sibling" % proto)
 
-        # HTTP/3: the same layer; status and body length from quicsteer-load
-        for hdrs, want in ((["accept-encoding: gzip, br"], ({"200": 1}, len(br))),
-                           (["accept-encoding: gzip"], ({"200": 1}, len(gz))),
-                           ([], ({"200": 1}, len(js))),
-                           (["accept-encoding: br", "if-none-match: " + etag_br],
-                            ({"304": 1}, 0)),
-                           (["accept-encoding: gzip", "if-none-match: " + etag_gz],
-                            ({"304": 1}, 0)),
-                           (["accept-encoding: gzip", "if-none-match: " + etag_br],
-                            ({"200": 1}, len(gz))),
-                           (["accept-encoding: br", "range: bytes=10-99"], ({"206": 1}, 90))):
-            got = h3(lbin, srv, "/app.js", hdrs)
-            check(got == want, "HTTP/3 %s -> %s (%s)" % (hdrs, want, got))
-        got = h3(lbin, srv, "/big.js", ["accept-encoding: gzip"])
-        check(got == ({"200": 1}, len(bgz)), "HTTP/3: the streamed gzip sibling (%s)" % (got,))
+        # HTTP/3: the same layer, the same answers
+        for hdrs, want, data, enc in (
+                (["accept-encoding: gzip, br"], 200, br, "br"),
+                (["accept-encoding: gzip"], 200, gz, "gzip"),
+                ([], 200, js, None),
+                (["accept-encoding: br", "if-none-match: " + etag_br], 304, b"", None),
+                (["accept-encoding: gzip", "if-none-match: " + etag_gz], 304, b"", None),
+                (["accept-encoding: gzip", "if-none-match: " + etag_br], 200, gz, "gzip"),
+                (["accept-encoding: br", "range: bytes=10-99"], 206, br[10:100], "br")):
+            st, h, body = h3(lbin, srv, "/app.js", hdrs)
+            check(st == want and sha(body) == sha(data) and h.get("vary") == ["accept-encoding"]
+                  and h.get("content-encoding") == ([enc] if enc else None) and
+                  (want == 304 or h.get("content-type") == ["text/javascript; charset=utf-8"]),
+                  "HTTP/3 %s -> %d, %s bytes, Vary (%s %s)" %
+                  (hdrs, want, enc or "identity", st, {k: h.get(k) for k in (
+                      "vary", "content-encoding", "content-type")}))
+            if want == 200:
+                tag = {"br": etag_br, "gzip": etag_gz, None: etag_id}[enc]
+                check(h.get("etag") == [tag], "HTTP/3: the same ETag as over TCP (%s)" %
+                      h.get("etag"))
+        st, h, body = h3(lbin, srv, "/big.js", ["accept-encoding: gzip"])
+        check(st == 200 and sha(body) == sha(bgz) and h.get("content-encoding") == ["gzip"],
+              "HTTP/3: the streamed gzip sibling (%s %d)" % (st, len(body)))
+        st, h, body = h3(lbin, srv, "/old.txt", ["accept-encoding: gzip"])
+        check(st == 200 and body == b"the new text\n" and "vary" not in h,
+              "HTTP/3: a stale sibling is ignored (%s)" % h)
     finally:
         srv.stop_and_check()
     srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", www,

@@ -253,6 +253,12 @@ static int cb_recv_stateless_reset(ngtcp2_conn *qc, const ngtcp2_pkt_stateless_r
 static int h3_recv_header(nghttp3_conn *h3, int64_t sid, int32_t token, nghttp3_rcbuf *name,
                           nghttp3_rcbuf *value, uint8_t flags, void *cud, void *sud) {
   struct qsl_stream *st = sud;
+  FILE *dump = qsl_conn_opts(cud)->dump;
+  if (dump) {
+    nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
+    fprintf(dump, "%.*s: %.*s\n", (int)n.len, (const char *)n.base, (int)v.len,
+            (const char *)v.base);
+  }
   if (st && token == NGHTTP3_QPACK_TOKEN__STATUS) {
     nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
     int status = 0;
@@ -264,10 +270,22 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t sid, int32_t token, nghttp3_
   return 0;
 }
 
+/* --dump: the empty line after a header section */
+static int h3_end_headers(nghttp3_conn *h3, int64_t sid, int fin, void *cud, void *sud) {
+  FILE *dump = qsl_conn_opts(cud)->dump;
+  if (dump) {
+    fputc('\n', dump);
+  }
+  return 0;
+}
+
 static int h3_recv_data(nghttp3_conn *h3, int64_t sid, const uint8_t *data, size_t len,
                         void *cud, void *sud) {
   struct qsl_conn *c = cud;
   struct qsl_stream *st = sud;
+  if (qsl_conn_opts(c)->dump) {
+    fwrite(data, 1, len, qsl_conn_opts(c)->dump);
+  }
   if (st) {
     st->body += len;
   }
@@ -387,6 +405,7 @@ const nghttp3_callbacks qsl_h3_callbacks = {
     .recv_data = h3_recv_data,
     .deferred_consume = h3_deferred_consume,
     .recv_header = h3_recv_header,
+    .end_headers = h3_end_headers,
     .stop_sending = h3_stop_sending,
     .end_stream = h3_end_stream,
     .reset_stream = h3_reset_stream,

@@ -111,6 +111,11 @@ int main(int argc, char **argv) {
     qsl_opts_free(&o);
     return 2;
   }
+  if (o.dump_path && !(o.dump = fopen(o.dump_path, "wb"))) {
+    fprintf(stderr, "quicsteer-load: --dump %s: %s\n", o.dump_path, strerror(errno));
+    qsl_opts_free(&o);
+    return 2;
+  }
   struct qsl_tls tls;
   if (qsl_tls_init(&tls, &o, err, sizeof(err)) != 0) {
     fprintf(stderr, "quicsteer-load: %s\n", err);
@@ -222,6 +227,9 @@ int main(int argc, char **argv) {
   }
   free(ws);
 out:
+  if (o.dump) {
+    fclose(o.dump);
+  }
   qsl_tls_free(&tls);
   qsl_opts_free(&o);
   return status;

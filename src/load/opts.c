@@ -54,6 +54,9 @@ void qsl_opts_usage(FILE *fp) {
       "                        (PING keep-alives hold off the idle timeout)\n"
       "  -H, --header='N: V'   add the field N: V to every request (repeatable, up\n"
       "                        to 16; the name is sent lower-cased)\n"
+      "      --dump=FILE       write every response to FILE: its header fields as\n"
+      "                        'name: value' lines, an empty line, its body (for\n"
+      "                        -n 1 -c 1: concurrent responses interleave)\n"
       "      --token           keep the last address-validation token a server sent\n"
       "                        (NEW_TOKEN) and present it in every later connection\n"
       "                        of the thread, as a returning client does\n"
@@ -274,6 +277,7 @@ enum {
   OPT_HEADER,
   OPT_RESUME,
   OPT_LATENCY_HIST,
+  OPT_DUMP,
 };
 
 static const struct option long_opts[] = {
@@ -300,6 +304,7 @@ static const struct option long_opts[] = {
     {"header", required_argument, NULL, 'H'},
     {"resume", no_argument, NULL, OPT_RESUME},
     {"latency-hist", no_argument, NULL, OPT_LATENCY_HIST},
+    {"dump", required_argument, NULL, OPT_DUMP},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -409,6 +414,9 @@ int qsl_opts_parse(struct qsl_opts *o, int argc, char **argv, char *err, size_t 
       break;
     case OPT_LATENCY_HIST:
       o->latency_hist = 1;
+      break;
+    case OPT_DUMP:
+      o->dump_path = optarg;
       break;
     case OPT_TIMEOUT:
       if (parse_pos_double(optarg, 86400, &d) != 0) {

@@ -53,6 +53,8 @@ struct qsl_opts {
   int resume;          /* --resume: resume the thread's first TLS session ticket */
   int json;
   int latency_hist; /* --latency-hist: the histogram in the JSON report */
+  const char *dump_path; /* --dump: responses written to this file */
+  FILE *dump;            /* opened by main before the workers start */
   int verify_bytes;
   int verify_cert; /* --verify or --cacert */
   const char *cacert;
