@@ -146,9 +146,13 @@ static int validators(struct qs_req *r, struct qs_static *s, char *etag, char *l
   size_t vlen, elen;
   time_t ims, mtime;
 
-  elen = (size_t)snprintf(etag, QS_ETAG_MAX, "\"%llx-%llx-%llx%s%s\"", (unsigned long long)s->ino,
-                          (unsigned long long)s->total, (unsigned long long)mns,
-                          s->enc ? "-" : "", qs_enc_name(s->enc));
+  if (s->enc)
+    elen = (size_t)snprintf(etag, QS_ETAG_MAX, "\"%llx-%llx-%llx-%s\"",
+                            (unsigned long long)s->ino, (unsigned long long)s->total,
+                            (unsigned long long)mns, qs_enc_name(s->enc));
+  else
+    elen = (size_t)snprintf(etag, QS_ETAG_MAX, "\"%llx-%llx-%llx\"", (unsigned long long)s->ino,
+                            (unsigned long long)s->total, (unsigned long long)mns);
   mtime = (time_t)(mns >= 0 ? mns / 1000000000LL : -((-mns + 999999999LL) / 1000000000LL));
   qs_http_date_fmt(lm, mtime);
   qs_fields_add(&r->resp, "etag", 4, etag, elen, 0);
