@@ -8,7 +8,7 @@ foreach(t test_server_cidtab test_server_http test_server_filecache test_server_
           test_server_config
           test_server_mpool test_server_accesslog
           test_server_h1 test_server_admit test_server_token
-          test_server_replay)
+          test_server_replay test_server_pkey)
   add_executable(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE quicsteer-server-core PkgConfig::CMOCKA)
   add_test(NAME ${t} COMMAND ${t})
@@ -44,6 +44,7 @@ qs_server_test(test_server_chromium test_server_chromium.py)
 qs_server_test(test_server_chromium_tcp test_server_chromium.py tcp)
 qs_server_test(test_server_robust test_server_robust.py)
 qs_server_test(test_server_retry test_server_features.py retry)
+qs_server_test(test_server_versions test_server_versions.py)
 qs_server_test(test_server_observe test_server_features.py observe)
 qs_server_test(test_server_takeover_userspace test_server_features.py takeover)
 qs_server_test(test_server_conffile test_server_conffile.py)

@@ -10,6 +10,7 @@
 
 #include "h3.h"
 #include "log.h"
+#include "pkey.h"
 #include "server.h"
 #include "stats.h"
 #include "tls.h"
@@ -176,7 +177,7 @@ static void cb_qlog_write(void *user_data, uint32_t flags, const void *data, siz
 }
 
 static const ngtcp2_callbacks callbacks = {
-    .recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
+    .recv_client_initial = qs_pkey_recv_client_initial_cb,
     .recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
     .handshake_completed = cb_handshake_completed,
     .encrypt = ngtcp2_crypto_encrypt_cb,
@@ -188,7 +189,7 @@ static const ngtcp2_callbacks callbacks = {
     .rand = cb_rand,
     .get_new_connection_id = cb_get_new_connection_id,
     .remove_connection_id = cb_remove_connection_id,
-    .update_key = ngtcp2_crypto_update_key_cb,
+    .update_key = qs_pkey_update_key_cb,
     .path_validation = cb_path_validation,
     .stream_reset = qs_h3_stream_reset,
     .extend_max_remote_streams_bidi = qs_h3_extend_max_remote_streams_bidi,

@@ -8,6 +8,8 @@
 
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include "pkey.h"
+
 /* TLS 1.3 only (QUIC requires it), without the middlebox compatibility mode
  * QUIC forbids. */
 static const char prio_string[] =
@@ -74,19 +76,22 @@ int qs_tls_session_new(const struct qs_tls *t, const struct qs_tickets *tk, stru
     flags |= GNUTLS_ENABLE_EARLY_DATA;
   if (gnutls_init(&s, flags) != 0)
     return -1;
-  if (ngtcp2_crypto_gnutls_configure_server_session(s) != 0 ||
-      gnutls_priority_set(s, t->prio) != 0 ||
+  if (ngtcp2_crypto_gnutls_configure_server_session(s) != 0)
+    goto fail;
+  qs_pkey_configure_session(s); /* after: it replaces the secret function */
+  if (gnutls_priority_set(s, t->prio) != 0 ||
       gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred) != 0 ||
       gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY) != 0 ||
-      (tk && qs_tickets_configure(tk, s) != 0)) {
-    gnutls_deinit(s);
-    return -1;
-  }
+      (tk && qs_tickets_configure(tk, s) != 0))
+    goto fail;
   if (rp)
     qs_replay_enable(rp, s);
   gnutls_session_set_ptr(s, ref);
   *ps = s;
   return 0;
+fail:
+  gnutls_deinit(s);
+  return -1;
 }
 
 int qs_tls_send_ticket(gnutls_session_t s) { return gnutls_session_ticket_send(s, 1, 0); }

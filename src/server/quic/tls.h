@@ -1,5 +1,6 @@
 /* tls.h: the server's TLS 1.3 credentials (GnuTLS) and per-connection
- * sessions wired to ngtcp2 through libngtcp2_crypto_gnutls.
+ * sessions wired to ngtcp2 through libngtcp2_crypto_gnutls (packet protection
+ * keys derived by pkey.h).
  *
  * Credentials and the priority cache are loaded once and then only read,
  * which GnuTLS allows from any thread.
