@@ -15,6 +15,7 @@
 
 #include "conffile.h"
 #include "config.h"
+#include "options.h"
 
 static char dir[] = "/tmp/qs-conf-XXXXXX";
 static char path[256];
@@ -305,6 +306,254 @@ static void test_conffile(void **state) {
   qs_conffile_free(&c);
 }
 
+/* The numeric option parser alone, on a table of one row per type. */
+struct nums {
+  int i;
+  unsigned u, ms, whole_s;
+  size_t z;
+  double d, s;
+};
+
+#define NUMROW(name, type, unit, open, field, lo, hi, def)                                    \
+  {name, 0, type, unit, open, offsetof(struct nums, field), sizeof(((struct nums *)0)->field), \
+   lo, hi, def}
+
+static const struct qs_numopt numrows[] = {
+    NUMROW("int", QS_NUM_INT, QS_UNIT_NONE, 0, i, -5, 5, -1),
+    NUMROW("uint", QS_NUM_UINT, QS_UNIT_NONE, 0, u, 1, 100, 7),
+    NUMROW("size", QS_NUM_SIZE, QS_UNIT_OCTETS, 0, z, 1024, 1 << 20, 4096),
+    NUMROW("double", QS_NUM_DOUBLE, QS_UNIT_NONE, 0, d, 0.5, 2.5, 1),
+    NUMROW("secs", QS_NUM_DOUBLE, QS_UNIT_SECONDS, 1, s, 0, 60, 5),
+    NUMROW("ms", QS_NUM_UINT, QS_UNIT_MS, 0, ms, 1, 10000, 100),
+    NUMROW("whole", QS_NUM_UINT, QS_UNIT_SECONDS, 0, whole_s, 1, 86400, 30),
+    {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static const struct qs_numopt *numrow(const char *name) {
+  for (const struct qs_numopt *o = numrows; o->name; o++)
+    if (!strcmp(o->name, name))
+      return o;
+  fail_msg("no row %s", name);
+  return NULL;
+}
+
+/* the field |o| names, as a double */
+static double field_of(const struct qs_numopt *o, const struct nums *n) {
+  const char *f = (const char *)n + o->off;
+  switch (o->type) {
+  case QS_NUM_INT:
+    return *(const int *)f;
+  case QS_NUM_UINT:
+    return *(const unsigned *)f;
+  case QS_NUM_SIZE:
+    return (double)*(const size_t *)f;
+  default:
+    return *(const double *)f;
+  }
+}
+
+/* what each row's values must be refused with */
+static const char *want_of(const char *name) {
+  static const char *const wants[][2] = {
+      {"int", "-5..5"},
+      {"uint", "1..100"},
+      {"size", "1024..1048576 octets"},
+      {"double", "0.5..2.5"},
+      {"secs", "more than 0, at most 60 seconds"},
+      {"ms", "1..10000 milliseconds"},
+      {"whole", "1..86400 seconds"},
+  };
+  for (size_t i = 0; i < sizeof wants / sizeof *wants; i++)
+    if (!strcmp(wants[i][0], name))
+      return wants[i][1];
+  fail_msg("no row %s", name);
+  return NULL;
+}
+
+/* |text| is refused for option |name| with a message naming both and the
+ * range, and the field keeps its value */
+static void refused(const char *name, const char *text) {
+  struct nums n, before;
+  char msg[QS_CONF_MSG_MAX], expect[QS_CONF_MSG_MAX];
+  memset(&n, 0x5a, sizeof n);
+  before = n;
+  if (qs_numopt_parse(numrow(name), text, &n, msg, sizeof msg) != -1)
+    fail_msg("--%s '%s' accepted", name, text);
+  snprintf(expect, sizeof expect, "bad --%s '%s' (want %s)", name, text, want_of(name));
+  if (strcmp(msg, expect) != 0)
+    fail_msg("--%s '%s': got \"%s\", want \"%s\"", name, text, msg, expect);
+  assert_memory_equal(&n, &before, sizeof n);
+}
+
+static void test_numopt(void **state) {
+  static const char *const names[] = {"int", "uint", "size", "double", "secs", "ms", "whole"};
+  /* not a number, or a number with something after it, for every type */
+  static const char *const junk[] = {"", "x", " 5", "5 ", "+5", "5x", "0x10", "inf", "nan",
+                                     "--1", "1,5", "5\n"};
+  static const struct {
+    const char *name, *text;
+  } bad[] = {
+      /* a suffix of another unit, or none where the unit has none */
+      {"uint", "5s"},
+      {"int", "1k"},
+      {"double", "1s"},
+      {"secs", "5ss"},
+      {"secs", "5k"},
+      {"size", "2kb"},
+      {"size", "2ms"},
+      {"ms", "5k"},
+      {"uint", "1e2"}, /* exponents only for doubles */
+      /* negative */
+      {"uint", "-1"},
+      {"size", "-1024"},
+      {"ms", "-5"},
+      {"double", "-1"},
+      {"secs", "-0"},
+      /* overflow of the number itself, or with its suffix */
+      {"uint", "99999999999999999999999"},
+      {"uint", "4294967297"},
+      {"int", "-9223372036854775809"},
+      {"int", "9223372036854775808"},
+      {"size", "18014398509481984k"},
+      {"size", "18446744073709551616"},
+      {"ms", "18446744073709551615s"},
+      {"double", "1e999"},
+      {"secs", "1e999ms"},
+      /* out of range, both sides, each type */
+      {"int", "-6"},
+      {"int", "6"},
+      {"uint", "0"},
+      {"uint", "101"},
+      {"size", "1023"},
+      {"size", "1048577"},
+      {"size", "2M"},
+      {"double", "0.49"},
+      {"double", "2.5000001"},
+      {"secs", "0"}, /* the open end */
+      {"secs", "0ms"},
+      {"secs", "60.001"},
+      {"secs", "60001ms"},
+      {"ms", "0"},
+      {"ms", "10001"},
+      {"ms", "11s"},
+      {"whole", "0"},
+      {"whole", "86401"},
+      {"whole", "1500ms"}, /* not whole seconds */
+  };
+  static const struct {
+    const char *name, *text;
+    double value;
+  } good[] = {
+      /* the ends, the suffixes, what each type stores */
+      {"int", "-5", -5},
+      {"int", "5", 5},
+      {"int", "0", 0},
+      {"uint", "1", 1},
+      {"uint", "0100", 100},
+      {"size", "1024", 1024},
+      {"size", "1k", 1024},
+      {"size", "32K", 32768},
+      {"size", "1M", 1048576},
+      {"double", "0.5", 0.5},
+      {"double", "2.5", 2.5},
+      {"double", "25e-1", 2.5},
+      {"double", ".75", 0.75},
+      {"secs", "60", 60},
+      {"secs", "0.001", 0.001},
+      {"secs", "1.5s", 1.5},
+      {"secs", "250ms", 0.25},
+      {"ms", "1", 1},
+      {"ms", "10000ms", 10000},
+      {"ms", "2s", 2000},
+      {"whole", "30s", 30},
+      {"whole", "2000ms", 2},
+      {"whole", "86400", 86400},
+  };
+  struct nums n;
+  char msg[QS_CONF_MSG_MAX];
+  (void)state;
+  for (size_t t = 0; t < sizeof names / sizeof *names; t++)
+    for (size_t j = 0; j < sizeof junk / sizeof *junk; j++)
+      refused(names[t], junk[j]);
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    refused(bad[i].name, bad[i].text);
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    const struct qs_numopt *o = numrow(good[i].name);
+    memset(&n, 0, sizeof n);
+    if (qs_numopt_parse(o, good[i].text, &n, msg, sizeof msg) != 0)
+      fail_msg("--%s '%s' refused: %s", o->name, good[i].text, msg);
+    if (field_of(o, &n) != good[i].value)
+      fail_msg("--%s '%s' stored %.17g", o->name, good[i].text, field_of(o, &n));
+  }
+  /* a long value is cut in the message, which still gives the range */
+  {
+    char longv[400];
+    memset(longv, '7', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    assert_int_equal(qs_numopt_parse(numrow("uint"), longv, &n, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "(want 1..100)"));
+  }
+  /* defaults */
+  memset(&n, 0x5a, sizeof n);
+  qs_numopt_defaults(numrows, &n);
+  assert_int_equal(n.i, -1);
+  assert_int_equal(n.u, 7);
+  assert_int_equal(n.z, 4096);
+  assert_true(n.d == 1 && n.s == 5);
+  assert_int_equal(n.ms, 100);
+  assert_int_equal(n.whole_s, 30);
+}
+
+/* Every row of the server's table: its field fits its type (the parser
+ * refuses a row that does not), both ends parse, a step beyond them does
+ * not, its default lies in its range, and --NAME reaches it. */
+static void test_numopt_table(void **state) {
+  char v[64], msg[QS_CONF_MSG_MAX];
+  struct qs_config c;
+  size_t rows = 0;
+  (void)state;
+  for (const struct qs_numopt *o = qs_numopts; o->name; o++, rows++) {
+    snprintf(v, sizeof v, "%.15g", o->max);
+    if (qs_numopt_parse(o, v, &c, msg, sizeof msg) != 0)
+      fail_msg("--%s %s: %s", o->name, v, msg);
+    snprintf(v, sizeof v, "%.15g", o->max + 1);
+    assert_int_equal(qs_numopt_parse(o, v, &c, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, o->name));
+    snprintf(v, sizeof v, "%.15g", o->min);
+    assert_int_equal(qs_numopt_parse(o, v, &c, msg, sizeof msg), o->min_open ? -1 : 0);
+    if (o->min > 0) {
+      snprintf(v, sizeof v, "%.15g", o->min / 2);
+      assert_int_equal(qs_numopt_parse(o, v, &c, msg, sizeof msg), -1);
+    }
+    if (!(o->def >= o->min && o->def <= o->max && !(o->min_open && o->def == o->min)))
+      fail_msg("--%s: default %g outside its range", o->name, o->def);
+  }
+  assert_true(rows > 0 && rows <= QS_NUMOPT_MAX);
+  /* through qs_config_parse: the file and the command line, suffixes, the
+   * defaults, and a bad value at its line */
+  assert_int_equal(parse("idle-timeout = 30s\ndrain-timeout = 250ms\nmax-header-size = 32k\n"
+                         "initial-rtt = 1s\n",
+                         "--conf", path, "--cert", "/c", "--key", "/k", "-w", "3",
+                         "--handshake-timeout", "0.5", NULL),
+                   QS_CONFIG_OK);
+  assert_int_equal(cfg.idle_timeout_s, 30);
+  assert_true(cfg.drain_timeout == 0.25);
+  assert_int_equal(cfg.max_header_size, 32768);
+  assert_int_equal(cfg.initial_rtt_ms, 1000);
+  assert_int_equal(cfg.workers, 3);
+  assert_true(cfg.handshake_timeout == 0.5);
+  assert_int_equal(cfg.max_conns, QS_DEFAULT_MAX_CONNS);
+  assert_true(cfg.send_timeout == QS_DEFAULT_SEND_TIMEOUT_S);
+  assert_int_equal(qs_config_line(&cfg, "drain-timeout"), 2);
+  assert_int_equal(parse("cert = /c\nkey = /k\nsend-timeout = 0\nmax-conns = -1\n", "--conf",
+                         path, "--proxy-pool-max", "x", NULL),
+                   QS_CONFIG_USAGE);
+  assert_int_equal(qs_config_nerrors(&cfg), 3);
+  expect_error(0, 3, "bad --send-timeout '0' (want more than 0, at most 86400 seconds)");
+  expect_error(1, 4, "bad --max-conns '-1' (want 1..10000000)");
+  expect_error(2, 0, "bad --proxy-pool-max 'x' (want 1..100000)");
+}
+
 /* The shipped example parses, and docs/config.md has a row for every key
  * the file accepts. */
 static void test_example_and_docs(void **state) {
@@ -335,7 +584,8 @@ int main(void) {
       cmocka_unit_test(test_settings),   cmocka_unit_test(test_precedence),
       cmocka_unit_test(test_errors),     cmocka_unit_test(test_command_line_errors),
       cmocka_unit_test(test_check),      cmocka_unit_test(test_conffile),
-      cmocka_unit_test(test_example_and_docs),
+      cmocka_unit_test(test_example_and_docs), cmocka_unit_test(test_numopt),
+      cmocka_unit_test(test_numopt_table),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

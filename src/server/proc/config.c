@@ -1,4 +1,5 @@
-/* config.c: command-line parsing (getopt_long) and address helpers. */
+/* config.c: command-line parsing (getopt_long; the numeric options are
+ * options.c's table) and address helpers. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -20,6 +21,7 @@
 
 #include "conffile.h"
 #include "log.h"
+#include "options.h"
 #include "quicsteer/util.h"
 
 #ifndef QS_DEFAULT_ROOT
@@ -109,47 +111,31 @@ static const char usage_text[] =
     "      --conf FILE          read options from FILE ('name = value' lines);\n"
     "                           options after --conf override it\n"
     "      --check-config       validate the options and files, then exit 0 or 2\n"
+    "  Numbers: seconds may end in s or ms (500ms), milliseconds in ms or s,\n"
+    "  octets in k or M (16k).\n"
     "  -h, --help               show this help and exit\n"
     "  -V, --version            show the version and exit\n";
 
 enum {
   OPT_NO_BPF = 256,
-  OPT_INITIAL_RTT,
   OPT_RETRY,
-  OPT_RETRY_AUTO_RATE,
   OPT_QLOG_DIR,
   OPT_HOST_ID,
   OPT_SECRET_FILE,
   OPT_LOG_LEVEL,
   OPT_METRICS,
   OPT_TAKEOVER,
-  OPT_DRAIN_TIMEOUT,
   OPT_NO_FORWARD,
   OPT_DETACH,
-  OPT_IDLE_TIMEOUT,
   OPT_CONF,
   OPT_CHECK_CONFIG,
   OPT_ACCESS_LOG,
   OPT_ACCESS_LOG_FORMAT,
   OPT_PROXY,
-  OPT_PROXY_CONNECT_TIMEOUT,
-  OPT_PROXY_FIRST_BYTE_TIMEOUT,
-  OPT_PROXY_IDLE_TIMEOUT,
-  OPT_PROXY_POOL_IDLE,
-  OPT_PROXY_POOL_MAX,
-  OPT_MAX_HEADER_SIZE,
-  OPT_HEADER_TIMEOUT,
-  OPT_SEND_TIMEOUT,
   OPT_SERVE_DOTFILES,
   OPT_NO_PRECOMPRESSED,
   OPT_BYTES_ENDPOINT,
-  OPT_RETRY_AUTO_HANDSHAKES,
-  OPT_MAX_HANDSHAKES,
-  OPT_MAX_CONNS,
-  OPT_HANDSHAKE_TIMEOUT,
   OPT_USER,
-  OPT_KEY_RETIRE,
-  OPT_TICKET_LIFETIME,
   OPT_NO_EARLY_DATA,
   OPT_SERVER_ID_MODE,
   OPT_SERVER_ID,
@@ -157,24 +143,18 @@ enum {
   OPT_NO_TCP,
   OPT_ALT_SVC,
   OPT_CACHE_CONTROL,
-  OPT_MAX_TCP_CONNS,
+  OPT_NUM, /* + the row of qs_numopts (options.h) */
 };
 
-static const struct option long_options[] = {
+/* the options that are not numbers; options() adds the numeric ones */
+static const struct option fixed_options[] = {
     {"listen", required_argument, NULL, 'l'},
-    {"workers", required_argument, NULL, 'w'},
     {"cert", required_argument, NULL, 'c'},
     {"key", required_argument, NULL, 'k'},
     {"root", required_argument, NULL, 'r'},
     {"name", required_argument, NULL, 'n'},
     {"no-bpf", no_argument, NULL, OPT_NO_BPF},
-    {"initial-rtt", required_argument, NULL, OPT_INITIAL_RTT},
     {"retry", required_argument, NULL, OPT_RETRY},
-    {"retry-auto-rate", required_argument, NULL, OPT_RETRY_AUTO_RATE},
-    {"retry-auto-handshakes", required_argument, NULL, OPT_RETRY_AUTO_HANDSHAKES},
-    {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
-    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"qlog-dir", required_argument, NULL, OPT_QLOG_DIR},
     {"host-id", required_argument, NULL, OPT_HOST_ID},
     {"server-id", required_argument, NULL, OPT_SERVER_ID},
@@ -184,45 +164,60 @@ static const struct option long_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"takeover", no_argument, NULL, OPT_TAKEOVER},
-    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"no-forward", no_argument, NULL, OPT_NO_FORWARD},
     {"detach", no_argument, NULL, OPT_DETACH},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"conf", required_argument, NULL, OPT_CONF},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
     {"proxy", required_argument, NULL, OPT_PROXY},
-    {"proxy-connect-timeout", required_argument, NULL, OPT_PROXY_CONNECT_TIMEOUT},
-    {"proxy-first-byte-timeout", required_argument, NULL, OPT_PROXY_FIRST_BYTE_TIMEOUT},
-    {"proxy-idle-timeout", required_argument, NULL, OPT_PROXY_IDLE_TIMEOUT},
-    {"proxy-pool-idle", required_argument, NULL, OPT_PROXY_POOL_IDLE},
-    {"proxy-pool-max", required_argument, NULL, OPT_PROXY_POOL_MAX},
-    {"max-header-size", required_argument, NULL, OPT_MAX_HEADER_SIZE},
-    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
-    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
     {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
     {"no-precompressed", no_argument, NULL, OPT_NO_PRECOMPRESSED},
     {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"user", required_argument, NULL, OPT_USER},
-    {"key-retire", required_argument, NULL, OPT_KEY_RETIRE},
-    {"ticket-lifetime", required_argument, NULL, OPT_TICKET_LIFETIME},
     {"no-early-data", no_argument, NULL, OPT_NO_EARLY_DATA},
     {"no-tcp", no_argument, NULL, OPT_NO_TCP},
     {"alt-svc", required_argument, NULL, OPT_ALT_SVC},
     {"cache-control", required_argument, NULL, OPT_CACHE_CONTROL},
-    {"max-tcp-conns", required_argument, NULL, OPT_MAX_TCP_CONNS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
-const struct option *qs_config_options(void) { return long_options; }
+#define NFIXED (sizeof fixed_options / sizeof *fixed_options - 1)
+
+static struct option long_options[QS_NUMOPT_MAX + NFIXED + 1];
+
+/* what getopt_long returns for numeric option |o| */
+static int numopt_val(const struct qs_numopt *o) {
+  return o->short_name ? o->short_name : OPT_NUM + (int)(o - qs_numopts);
+}
+
+static const struct qs_numopt *numopt_of(int c) {
+  for (const struct qs_numopt *o = qs_numopts; o->name; o++)
+    if (numopt_val(o) == c)
+      return o;
+  return NULL;
+}
+
+/* The getopt_long table: a row per numeric option, then the others. */
+static const struct option *options(void) {
+  size_t n = 0;
+  if (long_options[0].name)
+    return long_options;
+  for (const struct qs_numopt *o = qs_numopts; o->name; o++, n++)
+    long_options[n] = (struct option){o->name, required_argument, NULL, numopt_val(o)};
+  memcpy(&long_options[n], fixed_options, sizeof fixed_options);
+  return long_options;
+}
+
+const struct option *qs_config_options(void) { return options(); }
 
 /* Options the file may not set: they only make sense on a command line. */
 static const char *const file_reject[] = {"conf", "check-config", "help", "version", NULL};
 
 #define QS_OPT_SLOTS 512 /* getopt_long return values tracked in last[] */
+_Static_assert(OPT_NUM + QS_NUMOPT_MAX <= QS_OPT_SLOTS, "raise QS_OPT_SLOTS");
 
 /* Where the arguments being parsed came from (one --conf file at most). */
 struct qs_config_src {
@@ -280,13 +275,18 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
   return 0;
 }
 
-static int parse_seconds(const char *s, double max, double *out) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end != '\0' || !(v > 0) || v > max)
-    return -1;
-  *out = v;
-  return 0;
+/* the index of |s| in the NULL-terminated |words|, or -1 */
+static int keyword(const char *s, const char *const *words) {
+  for (int i = 0; words[i]; i++)
+    if (strcmp(s, words[i]) == 0)
+      return i;
+  return -1;
+}
+
+/* a value for a response field: not empty, one line, below QS_ALT_SVC_LEN */
+static int field_value_ok(const char *s) {
+  size_t n = strlen(s);
+  return n > 0 && n < QS_ALT_SVC_LEN && !strpbrk(s, "\r\n");
 }
 
 static int valid_name(const char *s) {
@@ -381,6 +381,7 @@ static void print_version(void) {
 static void set_defaults(struct qs_config *cfg) {
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   memset(cfg, 0, sizeof *cfg);
+  qs_numopt_defaults(qs_numopts, cfg);
   cfg->cr_allowed = 0x7f;
   if (ncpu < 1)
     ncpu = 1;
@@ -389,30 +390,11 @@ static void set_defaults(struct qs_config *cfg) {
   cfg->workers = (unsigned)ncpu;
   cfg->root = QS_DEFAULT_ROOT;
   cfg->name = "default";
-  cfg->initial_rtt_ms = QS_DEFAULT_INITIAL_RTT_MS;
   cfg->retry = QS_RETRY_AUTO;
-  cfg->retry_auto_rate = QS_DEFAULT_RETRY_AUTO_RATE;
-  cfg->retry_auto_handshakes = QS_DEFAULT_RETRY_AUTO_HANDSHAKES;
-  cfg->max_handshakes = QS_DEFAULT_MAX_HANDSHAKES;
-  cfg->max_conns = QS_DEFAULT_MAX_CONNS;
-  cfg->handshake_timeout = QS_DEFAULT_HANDSHAKE_TIMEOUT_S;
   cfg->host_id[0] = 0x00;
   cfg->host_id[1] = 0x01;
   cfg->host_id_len = 2;
   cfg->log_level = QS_LOG_INFO;
-  cfg->drain_timeout = QS_DEFAULT_DRAIN_TIMEOUT_S;
-  cfg->idle_timeout_s = QS_DEFAULT_IDLE_TIMEOUT_S;
-  cfg->max_header_size = QS_DEFAULT_MAX_HEADER;
-  cfg->header_timeout = QS_DEFAULT_HEADER_TIMEOUT_S;
-  cfg->send_timeout = QS_DEFAULT_SEND_TIMEOUT_S;
-  cfg->proxy_connect_timeout = QS_DEFAULT_PROXY_CONNECT_TIMEOUT_S;
-  cfg->proxy_first_byte_timeout = QS_DEFAULT_PROXY_FIRST_BYTE_TIMEOUT_S;
-  cfg->proxy_idle_timeout = QS_DEFAULT_PROXY_IDLE_TIMEOUT_S;
-  cfg->proxy_pool_idle = QS_DEFAULT_PROXY_POOL_IDLE;
-  cfg->proxy_pool_max = QS_DEFAULT_PROXY_POOL_MAX;
-  cfg->key_retire_s = QS_DEFAULT_KEY_RETIRE_S;
-  cfg->ticket_lifetime_s = QS_DEFAULT_TICKET_LIFETIME_S;
-  cfg->max_tcp_conns = QS_DEFAULT_MAX_TCP_CONNS;
 }
 
 static void default_listen(struct qs_config *cfg) {
@@ -426,16 +408,21 @@ static void default_listen(struct qs_config *cfg) {
 
 /* One pass of getopt_long over |argv|; every message goes to cur_src. */
 static int parse_args(struct qs_config *cfg, int argc, char **argv) {
-  unsigned long v;
+  char msg[QS_CONF_MSG_MAX];
   int c, n;
-  char *end;
 
   set_defaults(cfg);
   cfg->src = cur_src;
   opterr = 0; /* our own messages, prefixed "quicsteer-server: " */
   optind = 0; /* 0: glibc starts afresh, as each pass must */
-  while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, short_options, options(), NULL)) != -1) {
+    const struct qs_numopt *num = numopt_of(c);
     note_arg(c);
+    if (num) {
+      if (qs_numopt_parse(num, optarg, cfg, msg, sizeof msg) != 0)
+        return usage_error("%s", msg);
+      continue;
+    }
     switch (c) {
     case 'l':
       if (cfg->nlisten == QS_MAX_GROUPS)
@@ -443,11 +430,6 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       if (qs_addr_parse(&cfg->listen[cfg->nlisten], optarg) != 0)
         return usage_error("bad --listen address '%s' (want ADDR:PORT or [ADDR]:PORT)", optarg);
       cfg->nlisten++;
-      break;
-    case 'w':
-      if (parse_uint(optarg, 1, QS_MAX_WORKERS, &v) != 0)
-        return usage_error("bad --workers '%s' (want 1..%d)", optarg, QS_MAX_WORKERS);
-      cfg->workers = (unsigned)v;
       break;
     case 'c':
       cfg->cert = optarg;
@@ -469,11 +451,6 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
     case OPT_NO_FORWARD:
       cfg->no_forward = 1;
       break;
-    case OPT_IDLE_TIMEOUT:
-      if (parse_uint(optarg, 1, 86400, &v) != 0)
-        return usage_error("bad --idle-timeout '%s' (want 1..86400 seconds)", optarg);
-      cfg->idle_timeout_s = (unsigned)v;
-      break;
     case OPT_DETACH:
       cfg->detach = 1;
       break;
@@ -484,41 +461,6 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
         return usage_error("bad --proxy '%s' (want /PREFIX=URL)", optarg);
       cfg->proxy[cfg->nproxy++] = optarg;
       break;
-    case OPT_PROXY_CONNECT_TIMEOUT:
-      if (parse_seconds(optarg, 3600, &cfg->proxy_connect_timeout) != 0)
-        return usage_error("bad --proxy-connect-timeout '%s' (want seconds, 0..3600)", optarg);
-      break;
-    case OPT_PROXY_FIRST_BYTE_TIMEOUT:
-      if (parse_seconds(optarg, 86400, &cfg->proxy_first_byte_timeout) != 0)
-        return usage_error("bad --proxy-first-byte-timeout '%s' (want seconds)", optarg);
-      break;
-    case OPT_PROXY_IDLE_TIMEOUT:
-      if (parse_seconds(optarg, 86400, &cfg->proxy_idle_timeout) != 0)
-        return usage_error("bad --proxy-idle-timeout '%s' (want seconds)", optarg);
-      break;
-    case OPT_PROXY_POOL_IDLE:
-      if (parse_uint(optarg, 0, 100000, &v) != 0)
-        return usage_error("bad --proxy-pool-idle '%s' (want 0..100000)", optarg);
-      cfg->proxy_pool_idle = (unsigned)v;
-      break;
-    case OPT_PROXY_POOL_MAX:
-      if (parse_uint(optarg, 1, 100000, &v) != 0)
-        return usage_error("bad --proxy-pool-max '%s' (want 1..100000)", optarg);
-      cfg->proxy_pool_max = (unsigned)v;
-      break;
-    case OPT_MAX_HEADER_SIZE:
-      if (parse_uint(optarg, 1024, 1u << 20, &v) != 0)
-        return usage_error("bad --max-header-size '%s' (want 1024..1048576)", optarg);
-      cfg->max_header_size = (unsigned)v;
-      break;
-    case OPT_HEADER_TIMEOUT:
-      if (parse_seconds(optarg, 3600, &cfg->header_timeout) != 0)
-        return usage_error("bad --header-timeout '%s' (want seconds, 0..3600)", optarg);
-      break;
-    case OPT_SEND_TIMEOUT:
-      if (parse_seconds(optarg, 86400, &cfg->send_timeout) != 0)
-        return usage_error("bad --send-timeout '%s' (want seconds)", optarg);
-      break;
     case OPT_SERVE_DOTFILES:
       cfg->serve_dotfiles = 1;
       break;
@@ -528,12 +470,6 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
     case OPT_BYTES_ENDPOINT:
       cfg->bytes_endpoint = 1;
       break;
-    case OPT_TICKET_LIFETIME:
-      if (parse_uint(optarg, 1, QS_MAX_TICKET_LIFETIME_S, &v) != 0)
-        return usage_error("bad --ticket-lifetime '%s' (want 1..%d seconds)", optarg,
-                           QS_MAX_TICKET_LIFETIME_S);
-      cfg->ticket_lifetime_s = (unsigned)v;
-      break;
     case OPT_NO_EARLY_DATA:
       cfg->no_early_data = 1;
       break;
@@ -541,64 +477,22 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       cfg->no_tcp = 1;
       break;
     case OPT_ALT_SVC:
-      if (strlen(optarg) == 0 || strlen(optarg) >= QS_ALT_SVC_LEN ||
-          strpbrk(optarg, "\r\n") != NULL)
+      if (!field_value_ok(optarg))
         return usage_error("bad --alt-svc '%s' (want a field value below %d octets, or off)",
                            optarg, QS_ALT_SVC_LEN);
       cfg->alt_svc = strcmp(optarg, "off") == 0 ? "" : optarg;
       break;
     case OPT_CACHE_CONTROL:
-      if (strlen(optarg) == 0 || strlen(optarg) >= QS_ALT_SVC_LEN ||
-          strpbrk(optarg, "\r\n") != NULL)
+      if (!field_value_ok(optarg))
         return usage_error("bad --cache-control '%s' (want a field value below %d octets)",
                            optarg, QS_ALT_SVC_LEN);
       cfg->cache_control = optarg;
       break;
-    case OPT_MAX_TCP_CONNS:
-      if (parse_uint(optarg, 1, 10000000, &v) != 0)
-        return usage_error("bad --max-tcp-conns '%s' (want 1..10000000)", optarg);
-      cfg->max_tcp_conns = (unsigned)v;
-      break;
-    case OPT_INITIAL_RTT:
-      if (parse_uint(optarg, 1, 10000, &v) != 0)
-        return usage_error("bad --initial-rtt '%s' (want 1..10000 milliseconds)", optarg);
-      cfg->initial_rtt_ms = (unsigned)v;
-      break;
     case OPT_RETRY:
-      if (strcmp(optarg, "never") == 0)
-        cfg->retry = QS_RETRY_NEVER;
-      else if (strcmp(optarg, "always") == 0)
-        cfg->retry = QS_RETRY_ALWAYS;
-      else if (strcmp(optarg, "auto") == 0)
-        cfg->retry = QS_RETRY_AUTO;
-      else
+      /* in the order of enum qs_retry_mode */
+      cfg->retry = keyword(optarg, (const char *const[]){"never", "always", "auto", NULL});
+      if (cfg->retry < 0)
         return usage_error("bad --retry '%s' (want never, always or auto)", optarg);
-      break;
-    case OPT_RETRY_AUTO_RATE:
-      if (parse_uint(optarg, 1, 100000000, &v) != 0)
-        return usage_error("bad --retry-auto-rate '%s'", optarg);
-      cfg->retry_auto_rate = (unsigned)v;
-      break;
-    case OPT_RETRY_AUTO_HANDSHAKES:
-      if (parse_uint(optarg, 0, 10000000, &v) != 0)
-        return usage_error("bad --retry-auto-handshakes '%s' (want 0..10000000)", optarg);
-      cfg->retry_auto_handshakes = (unsigned)v;
-      break;
-    case OPT_MAX_HANDSHAKES:
-      if (parse_uint(optarg, 1, 10000000, &v) != 0)
-        return usage_error("bad --max-handshakes '%s' (want 1..10000000)", optarg);
-      cfg->max_handshakes = (unsigned)v;
-      break;
-    case OPT_MAX_CONNS:
-      if (parse_uint(optarg, 1, 10000000, &v) != 0)
-        return usage_error("bad --max-conns '%s' (want 1..10000000)", optarg);
-      cfg->max_conns = (unsigned)v;
-      break;
-    case OPT_HANDSHAKE_TIMEOUT:
-      cfg->handshake_timeout = strtod(optarg, &end);
-      if (end == optarg || *end != '\0' || !(cfg->handshake_timeout >= 0.1) ||
-          cfg->handshake_timeout > 600)
-        return usage_error("bad --handshake-timeout '%s' (want 0.1..600 seconds)", optarg);
       break;
     case OPT_QLOG_DIR:
       cfg->qlog_dir = optarg;
@@ -648,12 +542,6 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
     case OPT_TAKEOVER:
       cfg->takeover = 1;
       break;
-    case OPT_DRAIN_TIMEOUT:
-      cfg->drain_timeout = strtod(optarg, &end);
-      if (end == optarg || *end != '\0' || !(cfg->drain_timeout >= 0) ||
-          cfg->drain_timeout > 3600)
-        return usage_error("bad --drain-timeout '%s' (want 0..3600 seconds)", optarg);
-      break;
     case OPT_CONF:
       cfg->conf = optarg; /* read by qs_config_parse before this pass */
       break;
@@ -664,23 +552,15 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
       cfg->access_log = optarg;
       break;
     case OPT_ACCESS_LOG_FORMAT:
-      if (strcmp(optarg, "combined") == 0)
-        cfg->access_log_format = QS_ACCESS_LOG_COMBINED;
-      else if (strcmp(optarg, "json") == 0)
-        cfg->access_log_format = QS_ACCESS_LOG_JSON;
-      else
+      /* QS_ACCESS_LOG_COMBINED, QS_ACCESS_LOG_JSON */
+      cfg->access_log_format = keyword(optarg, (const char *const[]){"combined", "json", NULL});
+      if (cfg->access_log_format < 0)
         return usage_error("bad --access-log-format '%s' (want combined or json)", optarg);
       break;
     case OPT_USER:
       if (!*optarg)
         return usage_error("--user needs a user name");
       cfg->user = optarg;
-      break;
-    case OPT_KEY_RETIRE:
-      cfg->key_retire_s = strtod(optarg, &end);
-      if (end == optarg || *end != '\0' || !(cfg->key_retire_s >= 0) ||
-          cfg->key_retire_s > 86400)
-        return usage_error("bad --key-retire '%s' (want 0..86400 seconds)", optarg);
       break;
     case 'h':
       fputs(usage_text, stdout);
@@ -721,7 +601,7 @@ static int find_conf(int argc, char **argv, const char **path, int *at) {
   int c, found = 0;
   opterr = 0;
   optind = 0;
-  while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, short_options, options(), NULL)) != -1) {
     if (c != OPT_CONF)
       continue;
     if (found)
@@ -772,7 +652,7 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
   rv = find_conf(argc, argv, &conf, &at);
   if (rv < 0) {
     usage_error("--conf given twice");
-  } else if (rv == 1 && (rv = qs_conffile_read(&src->file, conf, long_options, file_reject,
+  } else if (rv == 1 && (rv = qs_conffile_read(&src->file, conf, options(), file_reject,
                                                &src->errs)) < 0) {
     usage_error("cannot read --conf %s: %s", conf,
                 rv == -1 ? "out of memory" : rv == -EFBIG ? "larger than 1 MiB" : strerror(-rv));
@@ -799,7 +679,7 @@ int qs_config_parse(struct qs_config *cfg, int argc, char **argv) {
 }
 
 static int opt_val(const char *key) {
-  for (const struct option *o = long_options; o->name; o++)
+  for (const struct option *o = options(); o->name; o++)
     if (strcmp(o->name, key) == 0)
       return o->val;
   return -1;

@@ -88,7 +88,7 @@ struct qs_config {
   size_t nproxy;
   double proxy_connect_timeout, proxy_first_byte_timeout, proxy_idle_timeout; /* seconds */
   unsigned proxy_pool_idle, proxy_pool_max;
-  unsigned max_header_size;
+  size_t max_header_size;
   double header_timeout; /* seconds */
   double send_timeout;   /* seconds */
   int serve_dotfiles;
