@@ -66,3 +66,9 @@ int qs_cli_name(const char *cmd, const char *name) {
     ok = isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '-' || name[i] == '.';
   return ok ? 0 : qs_cli_fail("%s: bad instance name '%s' (want [A-Za-z0-9_.-]{1,64})", cmd, name);
 }
+
+int qs_cli_instance(const char *cmd, int argc, char **argv, const char *name) {
+  if (optind < argc)
+    return qs_cli_fail("%s: unexpected argument %s", cmd, argv[optind]);
+  return qs_cli_name(cmd, name);
+}

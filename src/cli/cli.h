@@ -44,4 +44,10 @@ int qs_cli_hex(const char *what, const char *s, uint8_t *out, size_t cap);
  * QS_CLI_EUSAGE. */
 int qs_cli_name(const char *cmd, const char *name);
 
+/* qs_cli_instance ends the option parse of a subcommand that addresses a
+ * running instance: no operand may follow the options (optind == argc)
+ * and |name| must pass qs_cli_name.  Returns 0, or reports and returns
+ * QS_CLI_EUSAGE. */
+int qs_cli_instance(const char *cmd, int argc, char **argv, const char *name);
+
 #endif

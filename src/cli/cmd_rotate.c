@@ -92,9 +92,7 @@ static int rotate_run(int argc, char **argv) {
       return qs_cli_optfail("rotate-key", c, argv);
     }
   }
-  if (optind < argc)
-    return qs_cli_fail("rotate-key: unexpected argument %s", argv[optind]);
-  if (qs_cli_name("rotate-key", name) != 0)
+  if (qs_cli_instance("rotate-key", argc, argv, name) != 0)
     return QS_CLI_EUSAGE;
   gen = serving_generation(name);
   if (gen == 0) {

@@ -362,9 +362,7 @@ static int stat_run(int argc, char **argv) {
       return qs_cli_optfail("stat", c, argv);
     }
   }
-  if (optind < argc)
-    return qs_cli_fail("stat: unexpected argument %s", argv[optind]);
-  if (qs_cli_name("stat", name) != 0)
+  if (qs_cli_instance("stat", argc, argv, name) != 0)
     return QS_CLI_EUSAGE;
   if (take(name, &cur) != 0) {
     fprintf(stderr, "quicsteer: no running instance '%s' (nothing in %s/%s nor %s/%s)\n", name,

@@ -131,6 +131,14 @@ static int cb_handshake_confirmed(ngtcp2_conn *qc, void *ud) {
   return 0;
 }
 
+/* An nghttp3 call failed inside an ngtcp2 callback: the connection closes
+ * with H3 error |app|. */
+static int h3_fail(struct qsl_conn *c, uint64_t app) {
+  c->cb_err = QSL_ERR_PROTOCOL;
+  c->cb_app_err = app;
+  return NGTCP2_ERR_CALLBACK_FAILURE;
+}
+
 static int cb_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t sid, uint64_t off,
                                const uint8_t *data, size_t len, void *ud, void *sud) {
   struct qsl_conn *c = ud;
@@ -140,9 +148,7 @@ static int cb_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t sid, uin
   nghttp3_ssize n =
       nghttp3_conn_read_stream(c->h3, sid, data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
   if (n < 0) {
-    c->cb_err = QSL_ERR_PROTOCOL;
-    c->cb_app_err = nghttp3_err_infer_quic_app_error_code((int)n);
-    return NGTCP2_ERR_CALLBACK_FAILURE;
+    return h3_fail(c, nghttp3_err_infer_quic_app_error_code((int)n));
   }
   /* what nghttp3 consumed itself (framing, QPACK); bodies are credited in
    * h3_recv_data */
@@ -155,9 +161,7 @@ static int cb_acked_stream_data_offset(ngtcp2_conn *qc, int64_t sid, uint64_t of
                                        uint64_t len, void *ud, void *sud) {
   struct qsl_conn *c = ud;
   if (c->h3 && nghttp3_conn_add_ack_offset(c->h3, sid, len) != 0) {
-    c->cb_err = QSL_ERR_PROTOCOL;
-    c->cb_app_err = NGHTTP3_H3_INTERNAL_ERROR;
-    return NGTCP2_ERR_CALLBACK_FAILURE;
+    return h3_fail(c, NGHTTP3_H3_INTERNAL_ERROR);
   }
   return 0;
 }
@@ -171,9 +175,7 @@ static int cb_stream_close(ngtcp2_conn *qc, uint32_t flags, int64_t sid, uint64_
   if (c->h3) {
     int rv = nghttp3_conn_close_stream(c->h3, sid, code);
     if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
-      c->cb_err = QSL_ERR_PROTOCOL;
-      c->cb_app_err = nghttp3_err_infer_quic_app_error_code(rv);
-      return NGTCP2_ERR_CALLBACK_FAILURE;
+      return h3_fail(c, nghttp3_err_infer_quic_app_error_code(rv));
     }
   }
   if (!ngtcp2_is_bidi_stream(sid) && !ngtcp2_conn_is_local_stream(qc, sid)) {
@@ -182,26 +184,22 @@ static int cb_stream_close(ngtcp2_conn *qc, uint32_t flags, int64_t sid, uint64_
   return 0;
 }
 
-static int cb_stream_reset(ngtcp2_conn *qc, int64_t sid, uint64_t final_size, uint64_t code,
-                           void *ud, void *sud) {
-  struct qsl_conn *c = ud;
+/* RESET_STREAM and STOP_SENDING alike: nghttp3 reads no more of |sid| */
+static int shutdown_read(struct qsl_conn *c, int64_t sid) {
   if (c->h3 && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0) {
-    c->cb_err = QSL_ERR_PROTOCOL;
-    c->cb_app_err = NGHTTP3_H3_INTERNAL_ERROR;
-    return NGTCP2_ERR_CALLBACK_FAILURE;
+    return h3_fail(c, NGHTTP3_H3_INTERNAL_ERROR);
   }
   return 0;
 }
 
+static int cb_stream_reset(ngtcp2_conn *qc, int64_t sid, uint64_t final_size, uint64_t code,
+                           void *ud, void *sud) {
+  return shutdown_read(ud, sid);
+}
+
 static int cb_stream_stop_sending(ngtcp2_conn *qc, int64_t sid, uint64_t code, void *ud,
                                   void *sud) {
-  struct qsl_conn *c = ud;
-  if (c->h3 && nghttp3_conn_shutdown_stream_read(c->h3, sid) != 0) {
-    c->cb_err = QSL_ERR_PROTOCOL;
-    c->cb_app_err = NGHTTP3_H3_INTERNAL_ERROR;
-    return NGTCP2_ERR_CALLBACK_FAILURE;
-  }
-  return 0;
+  return shutdown_read(ud, sid);
 }
 
 static int cb_extend_max_local_streams_bidi(ngtcp2_conn *qc, uint64_t max, void *ud) {
@@ -213,9 +211,7 @@ static int cb_extend_max_stream_data(ngtcp2_conn *qc, int64_t sid, uint64_t max,
                                      void *sud) {
   struct qsl_conn *c = ud;
   if (c->h3 && nghttp3_conn_unblock_stream(c->h3, sid) != 0) {
-    c->cb_err = QSL_ERR_PROTOCOL;
-    c->cb_app_err = NGHTTP3_H3_INTERNAL_ERROR;
-    return NGTCP2_ERR_CALLBACK_FAILURE;
+    return h3_fail(c, NGHTTP3_H3_INTERNAL_ERROR);
   }
   return 0;
 }

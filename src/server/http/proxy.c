@@ -337,9 +337,23 @@ static void idle_unlink(struct upconn *uc) {
   u->nidle--;
 }
 
+/* The first request waiting for a connection of |u|, off the queue; NULL
+ * if none waits. */
+static struct pxreq *wait_pop(struct upw *u) {
+  struct pxreq *px = u->wait_head;
+  if (!px)
+    return NULL;
+  u->wait_head = px->next_wait;
+  if (!u->wait_head)
+    u->wait_tail = NULL;
+  px->waiting = 0;
+  return px;
+}
+
 static void conn_close(struct upconn *uc) {
   struct upw *u = uc->u;
   struct ev_loop *loop = loop_of(u);
+  struct pxreq *px;
   ev_io_stop(loop, &uc->rio);
   ev_io_stop(loop, &uc->wio);
   idle_unlink(uc);
@@ -347,27 +361,17 @@ static void conn_close(struct upconn *uc) {
   u->ntotal--;
   free(uc);
   /* room for a request waiting for a connection */
-  if (u->wait_head) {
-    struct pxreq *px = u->wait_head;
-    u->wait_head = px->next_wait;
-    if (!u->wait_head)
-      u->wait_tail = NULL;
-    px->waiting = 0;
+  if ((px = wait_pop(u)) != NULL)
     px_acquire(px);
-  }
 }
 
 static void conn_release(struct upconn *uc) {
   struct upw *u = uc->u;
+  struct pxreq *px;
   uc->px = NULL;
   uc->served++;
   ev_io_stop(loop_of(u), &uc->wio);
-  if (u->wait_head) {
-    struct pxreq *px = u->wait_head;
-    u->wait_head = px->next_wait;
-    if (!u->wait_head)
-      u->wait_tail = NULL;
-    px->waiting = 0;
+  if ((px = wait_pop(u)) != NULL) {
     QS_STAT_ADD(px->pw->hw->st, proxy_conns_reused, 1);
     px_attach(px, uc);
     return;

@@ -151,6 +151,16 @@ int qs_udp_meta(const struct qs_rxbatch *b, int i, const union qs_sa *bound, str
   return (int)b->msgs[i].msg_len;
 }
 
+/* Fills control message |c| with |len| octets of |data|; returns the room
+ * it takes in msg_control. */
+static size_t cmsg_put(struct cmsghdr *c, int level, int type, const void *data, size_t len) {
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(c), data, len);
+  return CMSG_SPACE(len);
+}
+
 static int send_one(int fd, int wildcard, const union qs_sa *local, const union qs_sa *remote,
                     socklen_t remotelen, uint8_t ecn, const uint8_t *buf, size_t len, size_t gso) {
   union {
@@ -177,35 +187,20 @@ static int send_one(int fd, int wildcard, const union qs_sa *local, const union 
     if (family == AF_INET) {
       struct in_pktinfo pi = {0};
       pi.ipi_spec_dst = local->in.sin_addr;
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof pi);
-      memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      clen += CMSG_SPACE(sizeof pi);
+      clen += cmsg_put(c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
     } else {
       struct in6_pktinfo pi = {0};
       pi.ipi6_addr = local->in6.sin6_addr;
-      c->cmsg_level = IPPROTO_IPV6;
-      c->cmsg_type = IPV6_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof pi);
-      memcpy(CMSG_DATA(c), &pi, sizeof pi);
-      clen += CMSG_SPACE(sizeof pi);
+      clen += cmsg_put(c, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
     }
     c = CMSG_NXTHDR(&m, c);
   }
-  c->cmsg_level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-  c->cmsg_type = family == AF_INET ? IP_TOS : IPV6_TCLASS;
-  c->cmsg_len = CMSG_LEN(sizeof tos);
-  memcpy(CMSG_DATA(c), &tos, sizeof tos);
-  clen += CMSG_SPACE(sizeof tos);
+  clen += cmsg_put(c, family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+                   family == AF_INET ? IP_TOS : IPV6_TCLASS, &tos, sizeof tos);
   if (gso && gso < len) {
     uint16_t seg = (uint16_t)gso;
     c = CMSG_NXTHDR(&m, c);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof seg);
-    memcpy(CMSG_DATA(c), &seg, sizeof seg);
-    clen += CMSG_SPACE(sizeof seg);
+    clen += cmsg_put(c, SOL_UDP, UDP_SEGMENT, &seg, sizeof seg);
   }
   m.msg_controllen = clen;
   for (;;) {
