@@ -280,6 +280,47 @@ static __always_inline int bpf_decode(struct qs_bpf_cls *x, const struct qs_cls 
 #define QS_CLS_NOW(x) qs_hs_tick_of(bpf_ktime_get_coarse_ns())
 #include "quicsteer/classify.h"
 
+/* The header prefix into |pfx| (QS_CLS_SHIFT octets in, as classify.h
+ * wants it); returns how many octets it holds, 0 on failure.  Usually read
+ * straight from the packet's linear part: a short header needs only its
+ * first 21 octets (QS_SHORT_MIN_LEN: the first octet and a DCID of up to 20;
+ * the classifier reads nothing else of it), a long header the first
+ * QS_CLS_COPY.  Only when the linear part is shorter than that (a long header
+ * under QS_CLS_COPY octets, a paged skb) is bpf_skb_load_bytes called: a
+ * helper call (with its return thunks) costs more than the rest of the
+ * cached path.  Unaligned 8-octet packet loads are fine on this JIT; the
+ * stack stores stay 8-aligned. */
+static __always_inline __u64 load_prefix(struct sk_reuseport_md *md, __u64 *pfx, __u32 len) {
+  const __u8 *q = (const __u8 *)(long)md->data + UDP_HDR_LEN;
+  const __u8 *end = (const __u8 *)(long)md->data_end;
+  __u64 n;
+
+  if (q + QS_SHORT_MIN_LEN <= end) {
+    pfx[0] = (__u64)q[0] << 56;
+    pfx[1] = *(const __u64 *)(q + 1);
+    pfx[2] = *(const __u64 *)(q + 9);
+    if (!qs_hdr_is_long(q[0])) {
+      pfx[3] = *(const __u32 *)(q + 17);
+      return QS_SHORT_MIN_LEN;
+    }
+    if (len >= QS_CLS_COPY && q + QS_CLS_COPY <= end) {
+      pfx[3] = *(const __u64 *)(q + 17);
+      pfx[4] = *(const __u64 *)(q + 25);
+      pfx[5] = *(const __u64 *)(q + 33);
+      pfx[6] = *(const __u64 *)(q + 40) >> 8; /* octets 41..47 */
+      return QS_CLS_COPY;
+    }
+  }
+  n = len < QS_CLS_COPY ? (__u64)len : QS_CLS_COPY;
+  /* clang would test a copy of n and pass another: make the checked
+   * register the one the helper gets, so the verifier sees the bound */
+  asm volatile("" : "+r"(n));
+  if (n < 1 || n > QS_CLS_COPY ||
+      bpf_skb_load_bytes(md, UDP_HDR_LEN, (__u8 *)pfx + QS_CLS_SHIFT, n) != 0)
+    return 0;
+  return n;
+}
+
 SEC("sk_reuseport")
 int qs_steer(struct sk_reuseport_md *md) {
   __u64 pfx[QS_CLS_WORDS]; /* not zeroed: every read is within the copied
@@ -298,12 +339,8 @@ int qs_steer(struct sk_reuseport_md *md) {
     return SK_DROP;
   }
   len -= UDP_HDR_LEN;
-  n = len < QS_CLS_COPY ? (__u64)len : QS_CLS_COPY;
-  /* clang would test a copy of n and pass another: make the checked
-   * register the one the helper gets, so the verifier sees the bound */
-  asm volatile("" : "+r"(n));
-  if (n < 1 || n > QS_CLS_COPY ||
-      bpf_skb_load_bytes(md, UDP_HDR_LEN, (__u8 *)pfx + QS_CLS_SHIFT, n) != 0) {
+  n = load_prefix(md, pfx, len);
+  if (n == 0) {
     count(QS_CTR_DROP_TRUNCATED);
     return SK_DROP;
   }
