@@ -2,15 +2,16 @@
  * the socket of the worker that owns its connection.
  *
  * The decision itself is include/quicsteer/classify.h's, the same function
- * the workers run in user space; this file binds it to the kernel (per-CPU
+ * the workers run in user space; this file binds it to the kernel (shared
  * cache of decoded CIDs, config map, table AES, coarse clock) and acts on it.
  * Per datagram (md->data starts at the UDP header; QUIC starts at offset 8):
  *  1. copy the first QS_CLS_COPY-or-fewer octets and classify them;
  *  2. a quicsteer CID (its config-rotation bits name a known configuration,
  *     it decodes to this host; for an Initial, a fresh handshake CID) whose
  *     routing key is registered goes to that worker's socket for this listen
- *     address.  Decoded CIDs are remembered in a per-CPU cache, so the AES
- *     and the routing-key lookup run once per CID, not once per datagram;
+ *     address.  Decoded CIDs are remembered in a cache shared by all CPUs,
+ *     so the AES and the routing-key lookup run once per CID per host, not
+ *     once per datagram or per CPU;
  *  3. everything else that may be QUIC is spread by a keyed hash of the DCID
  *     alone over the workers that take new connections, so every packet of
  *     one handshake lands on the same worker, whatever the client's port;
@@ -90,7 +91,7 @@ struct {
 } qs_workers SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
   __uint(max_entries, QS_CIDCACHE_SLOTS);
   __type(key, __u32);
@@ -240,7 +241,7 @@ kernel:
 #include "quicsteer/classify.h"
 
 /* The classifier's kernel binding (include/quicsteer/classify.h): a DCID is
- * looked up in the per-CPU cache of decoded CIDs first, then decoded with
+ * looked up in the shared cache of decoded CIDs first, then decoded with
  * its configuration from the config map.  |ent| is the cache slot, filled
  * once the owner is known to be registered. */
 struct qs_bpf_cls {
@@ -261,10 +262,13 @@ static __always_inline int bpf_decode(struct qs_bpf_cls *x, const struct qs_cls 
   x->ent = ent;
   if (ent && ent->epoch == x->epoch && ent->key.w[0] == c->key.w[0] &&
       ent->key.w[1] == c->key.w[1] && ent->key.w[2] == c->key.w[2]) {
-    x->hit = 1;
-    x->base = ent->base;
-    *rk = x->rk = ent->rk;
-    return 0;
+    __u32 b = ent->base, r = ent->rk;
+    if (ent->check == qs_cidcache_check(&c->key, b, x->epoch, r)) {
+      x->hit = 1;
+      x->base = b;
+      *rk = x->rk = r;
+      return 0;
+    }
   }
   /* not cached: decode with the configuration itself */
   conf = bpf_map_lookup_elem(&qs_lbconf, &cr);
@@ -376,6 +380,7 @@ int qs_steer(struct sk_reuseport_md *md) {
         x.ent->base = b;
         x.ent->rk = x.rk;
         x.ent->epoch = x.epoch;
+        x.ent->check = qs_cidcache_check(&c.key, b, x.epoch, x.rk);
       }
     }
     if (deliver(md, b + group) == 0) {

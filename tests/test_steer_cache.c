@@ -1,13 +1,13 @@
-/* test_steer_cache.c: the kernel's per-CPU cache of decoded CIDs
- * (qs_cidcache, docs/steering.md), on its hit path and on every change
+/* test_steer_cache.c: the kernel's cache of decoded CIDs, shared by all
+ * CPUs (qs_cidcache, docs/steering.md), on its hit path and on every change
  * that must void it: a configuration retired or replaced (key rotation), a
  * takeover whose predecessor leaves, a worker's socket replaced.  A stale
  * entry must never deliver a datagram to a socket the current state would
  * not choose.
  *
- * The cache is per CPU and the program runs on the sending CPU (loopback),
- * so the test pins itself to one CPU: its second datagram then meets the
- * entry its first one made. */
+ * The program runs on the sending CPU (loopback), so the test pins itself to
+ * one CPU; test_other_cpu then moves to another and checks that the entry
+ * the first CPU made serves there too (the AES once per CID per host). */
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,40 +35,43 @@ static int pin_fd(const struct fix *f, const char *map) {
   return fd;
 }
 
-/* this CPU's cache entry for |cid|: 1 if it holds the CID under the current
- * epoch (and then its base and routing key), else 0 */
+/* the cache entry for |cid|: 1 if it holds the CID under the current epoch
+ * with a matching check word (and then its base and routing key), else 0 */
 static int cached(const struct fix *f, const uint8_t *cid, size_t len, uint32_t *base,
                   uint32_t *rk) {
-  int ncpu = libbpf_num_possible_cpus(), fd = pin_fd(f, "qs_cidcache"), cpu = sched_getcpu();
-  struct qs_cidcache_ent *v = calloc((size_t)ncpu, sizeof *v);
+  int fd = pin_fd(f, "qs_cidcache");
+  struct qs_cidcache_ent v;
   struct qs_global g;
   union qs_cidkey key;
   uint32_t slot;
   int hit;
 
-  assert_non_null(v);
-  assert_true(cpu >= 0 && cpu < ncpu);
   qs_cidkey_set(&key, cid, (uint32_t)len);
   slot = qs_cidcache_slot(&key);
-  assert_int_equal(bpf_map_lookup_elem(fd, &slot, v), 0);
+  assert_int_equal(bpf_map_lookup_elem(fd, &slot, &v), 0);
   assert_int_equal(qs_steer_global(f->s, &g), 0);
-  hit = memcmp(&v[cpu].key, &key, sizeof key) == 0 && v[cpu].epoch == g.epoch;
+  hit = memcmp(&v.key, &key, sizeof key) == 0 && v.epoch == g.epoch &&
+        v.check == qs_cidcache_check(&key, v.base, v.epoch, v.rk);
   if (hit) {
-    *base = v[cpu].base;
-    *rk = v[cpu].rk;
+    *base = v.base;
+    *rk = v.rk;
   }
-  free(v);
   close(fd);
   return hit;
 }
 
-static void pin_cpu(void) {
+static void pin_to(int cpu) {
   cpu_set_t set;
-  int cpu = sched_getcpu();
-  assert_true(cpu >= 0);
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   assert_int_equal(sched_setaffinity(0, sizeof set, &set), 0);
+  assert_int_equal(sched_getcpu(), cpu);
+}
+
+static void pin_cpu(void) {
+  int cpu = sched_getcpu();
+  assert_true(cpu >= 0);
+  pin_to(cpu);
 }
 
 static int mint(struct fix *f, const struct qs_cidconf *cc, uint16_t worker, uint8_t *cid) {
@@ -150,6 +153,48 @@ static void test_hit(void **state) {
     }
     assert_int_equal(reason, QS_CTR_INITIAL_REUSED);
   }
+  close(fd);
+  close(cfd);
+  fix_close(&f);
+}
+
+/* Shared by the CPUs: an entry made on one CPU serves a datagram arriving on
+ * another, which therefore pays no AES and no routing-key lookup (shown as
+ * above: the key removed from qs_workers, only the cache knows the owner).
+ * A torn entry, its check word not matching, is a miss.  Needs a second
+ * CPU (this machine and CI have two). */
+static void test_other_cpu(void **state) {
+  struct fix f;
+  uint8_t cid[QS_MAX_CIDLEN];
+  uint64_t ctr[QS_CTR_MAX];
+  uint32_t base, rk, want, slot;
+  union qs_cidkey key;
+  struct qs_cidcache_ent v;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  int cfd, len, reason, fd, cfd_map, other;
+  (void)state;
+
+  assert_true(ncpu >= 2);
+  cfd = start(&f, 3, cid, &len, ctr); /* pinned to one CPU, the entry made there */
+  other = (int)((sched_getcpu() + 1) % ncpu);
+  want = qs_rk_make(qs_steer_generation(f.s), 3);
+  fd = pin_fd(&f, "qs_workers");
+  assert_int_equal(bpf_map_delete_elem(fd, &want), 0);
+  pin_to(other);
+  assert_int_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 3);
+  assert_int_equal(reason, QS_CTR_CID_ROUTED);
+
+  /* an entry whose check word does not match its fields is not trusted */
+  qs_cidkey_set(&key, cid, (uint32_t)len);
+  slot = qs_cidcache_slot(&key);
+  cfd_map = pin_fd(&f, "qs_cidcache");
+  assert_int_equal(bpf_map_lookup_elem(cfd_map, &slot, &v), 0);
+  v.base = qs_slot_base(qs_steer_generation(f.s), 1); /* as if torn by another fill */
+  assert_int_equal(bpf_map_update_elem(cfd_map, &slot, &v, BPF_ANY), 0);
+  assert_false(cached(&f, cid, (size_t)len, &base, &rk));
+  assert_int_not_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 1);
+  assert_int_equal(reason, QS_CTR_FB_UNKNOWN_WORKER); /* decoded again: the key is gone */
+  close(cfd_map);
   close(fd);
   close(cfd);
   fix_close(&f);
@@ -321,6 +366,7 @@ static void test_takeover(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hit),
+      cmocka_unit_test(test_other_cpu),
       cmocka_unit_test(test_rotation),
       cmocka_unit_test(test_socket_replaced),
       cmocka_unit_test(test_takeover),

@@ -13,7 +13,7 @@
 #include "quicsteer/quic_header.h"
 #include "quicsteer/siphash.h"
 
-#define QS_ABI_VERSION 6
+#define QS_ABI_VERSION 7
 
 #define QS_MAX_GROUPS 4    /* reuseport groups (listen addresses) per instance */
 #define QS_MAX_WORKERS 128 /* workers per generation */
@@ -21,7 +21,7 @@
 #define QS_MAX_SOCKS (QS_GEN_SLOTS * QS_MAX_WORKERS * QS_MAX_GROUPS)
 #define QS_NO_SLOT 0xffffffffu
 #define QS_GROUP_SEARCH 0xfffffffeu
-#define QS_CIDCACHE_SLOTS 16384 /* per-CPU direct-mapped cache of decoded CIDs (power of 2) */
+#define QS_CIDCACHE_SLOTS 16384 /* direct-mapped cache of decoded CIDs, shared by all CPUs (power of 2) */
 
 /* Hand-written AES-128 key schedule, as bpf/aes128.h uses it: 11 round keys
  * for encryption and 11 (InvMixColumns applied) for decryption, big-endian
@@ -103,20 +103,39 @@ QS_INLINE uint64_t qs_cidkey_hash(uint64_t k0, uint64_t k1, const union qs_cidke
   return qs_siphash13_w3(k0, k1, key->w[0], key->w[1], key->w[2]);
 }
 
-/* qs_cidcache: a per-CPU, direct-mapped cache of the CIDs the program
- * decoded, so that later datagrams of a connection skip the AES and the
- * routing-key lookup.  An array, not a hash map: array lookups compile to
- * plain loads, and each CPU owns its copy, so entries never tear.  A CID's
- * own bits pick the slot (quicsteer CIDs are random after the first octets:
- * ciphertext, or the random nonce of plaintext ones); a collision merely
- * costs a decode.  An entry counts while epoch == qs_global.epoch. */
+/* qs_cidcache: a direct-mapped cache of the CIDs the program decoded,
+ * shared by every CPU, so that later datagrams of a connection skip the AES
+ * and the routing-key lookup, and a CID is decoded once per host, not once
+ * per CPU it arrives on.  An array, not a hash map: an array lookup compiles
+ * to one address computation, and the hit path touches the entry's own
+ * line and nothing else (a per-CPU array also reads a pointer table).  A
+ * CID's own bits pick the slot (quicsteer CIDs are random after the first
+ * octets: ciphertext, or the random nonce of plaintext ones); a collision
+ * merely costs a decode.  An entry counts while epoch == qs_global.epoch and
+ * its check word matches the rest (qs_cidcache_check): two CPUs filling one
+ * slot at once can leave an entry mixed from both, which the check rejects
+ * (a false match is a 2^-32 chance per torn read, and then the worker that
+ * receives the datagram relays it to its owner). */
 struct qs_cidcache_ent {
   union qs_cidkey key;
   uint32_t base; /* qs_slot_base of the owning worker */
   uint32_t epoch;
   uint32_t rk;   /* the decoded routing key, handshake mark and mint time included */
-  uint32_t pad;
+  uint32_t check; /* qs_cidcache_check of the fields above */
 };
+
+/* qs_cidcache_check: an unkeyed mix of every field of an entry (64-bit
+ * multiplies by odd constants, high half): fields from two different
+ * entries do not agree with either's check. */
+QS_INLINE uint32_t qs_cidcache_check(const union qs_cidkey *key, uint32_t base, uint32_t epoch,
+                                     uint32_t rk) {
+  uint64_t h = key->w[0] * 0x9e3779b97f4a7c15ULL;
+  h = (h ^ key->w[1]) * 0xc2b2ae3d27d4eb4fULL;
+  h = (h ^ key->w[2]) * 0x165667b19e3779f9ULL;
+  h = (h ^ (((uint64_t)epoch << 32) | base)) * 0x9e3779b97f4a7c15ULL;
+  h = (h ^ rk) * 0xc2b2ae3d27d4eb4fULL;
+  return (uint32_t)(h >> 32);
+}
 
 QS_INLINE uint32_t qs_cidcache_slot(const union qs_cidkey *key) {
   uint64_t x = key->w[0] ^ key->w[1] ^ key->w[2];
