@@ -83,11 +83,11 @@ struct {
 } qs_lbconf SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
   __uint(max_entries, QS_GEN_SLOTS * QS_MAX_WORKERS);
-  __type(key, __u32);   /* routing key */
-  __type(value, __u32); /* qs_slot_base */
+  __type(key, __u32); /* qs_worker_index */
+  __type(value, struct qs_worker_ent);
 } qs_workers SEC(".maps");
 
 struct {
@@ -332,7 +332,8 @@ int qs_steer(struct sk_reuseport_md *md) {
   const struct qs_global *g;
   struct qs_bpf_cls x = {};
   struct qs_cls c;
-  __u32 zero = 0, len, group, b, *base;
+  const struct qs_worker_ent *w;
+  __u32 zero = 0, len, group, b, widx;
   __u64 n; /* 64-bit: a u32 gets zero-extended copies the verifier cannot relate */
 
   /* no QS_CTR_RX here: every path ends in exactly one decision counter, so
@@ -369,12 +370,13 @@ int qs_steer(struct sk_reuseport_md *md) {
     if (x.hit) {
       b = x.base;
     } else {
-      base = bpf_map_lookup_elem(&qs_workers, &c.rk);
-      if (!base) {
+      widx = qs_worker_index(c.rk);
+      w = bpf_map_lookup_elem(&qs_workers, &widx);
+      if (!w || !w->live || w->rk != c.rk) {
         qs_classify_unowned(&c, QS_CTR_FB_UNKNOWN_WORKER);
         goto hash;
       }
-      b = *base;
+      b = w->base;
       if (x.ent) {
         x.ent->key = c.key;
         x.ent->base = b;

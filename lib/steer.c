@@ -482,22 +482,25 @@ int qs_steer_clear_config(struct qs_steer *s, uint8_t cr) {
 int qs_steer_register(struct qs_steer *s, uint16_t worker, uint32_t group, int fd) {
   uint32_t rk = qs_rk_make(s->generation, worker);
   uint32_t base = qs_slot_base(s->generation, worker), slot = base + group;
+  uint32_t idx = qs_worker_index(rk);
+  struct qs_worker_ent w = {.rk = rk, .base = base, .live = 1};
   uint64_t v = (uint64_t)fd;
 
   if (worker >= QS_MAX_WORKERS || group >= QS_MAX_GROUPS || fd < 0)
     return QS_ERR_INVAL;
   if (bpf_map_update_elem(map_fd(s->skel->maps.qs_socks), &slot, &v, BPF_ANY) != 0)
     return QS_ERR_SYS;
-  if (bpf_map_update_elem(map_fd(s->skel->maps.qs_workers), &rk, &base, BPF_ANY) != 0)
+  if (bpf_map_update_elem(map_fd(s->skel->maps.qs_workers), &idx, &w, BPF_ANY) != 0)
     return QS_ERR_SYS;
   s->registered[worker] = 1;
   return 0;
 }
 
 static int unregister(struct qs_steer *s, uint16_t worker) {
-  uint32_t rk = qs_rk_make(s->generation, worker), base, g, slot;
+  uint32_t rk = qs_rk_make(s->generation, worker), base, g, slot, idx = qs_worker_index(rk);
+  struct qs_worker_ent none = {0};
   base = qs_slot_base(s->generation, worker);
-  bpf_map_delete_elem(map_fd(s->skel->maps.qs_workers), &rk);
+  bpf_map_update_elem(map_fd(s->skel->maps.qs_workers), &idx, &none, BPF_ANY);
   for (g = 0; g < QS_MAX_GROUPS; g++) {
     slot = base + g;
     bpf_map_delete_elem(map_fd(s->skel->maps.qs_socks), &slot);

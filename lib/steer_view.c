@@ -64,10 +64,11 @@ int qs_steer_view_gens(const struct qs_steer_view *v, struct qs_gen_owner gens[Q
 }
 
 int qs_steer_view_has_worker(const struct qs_steer_view *v, uint32_t rk) {
-  uint32_t base;
-  if (bpf_map_lookup_elem(v->workers, &rk, &base) == 0)
-    return 1;
-  return errno == ENOENT ? 0 : QS_ERR_SYS;
+  struct qs_worker_ent w;
+  uint32_t idx = qs_worker_index(rk);
+  if (bpf_map_lookup_elem(v->workers, &idx, &w) != 0)
+    return QS_ERR_SYS;
+  return w.live && w.rk == rk;
 }
 
 int qs_steer_view_lbconf(const struct qs_steer_view *v, uint8_t cr, struct qs_lbconf *out) {

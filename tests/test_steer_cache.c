@@ -60,6 +60,17 @@ static int cached(const struct fix *f, const uint8_t *cid, size_t len, uint32_t 
   return hit;
 }
 
+/* the routing key |rk| registered (|live|) or not, behind the library's
+ * back (no epoch change): qs_workers as the program reads it */
+static void set_worker(int fd, uint32_t rk, uint32_t live) {
+  uint32_t idx = qs_worker_index(rk);
+  struct qs_worker_ent w;
+  assert_int_equal(bpf_map_lookup_elem(fd, &idx, &w), 0);
+  assert_int_equal(w.rk, rk);
+  w.live = live;
+  assert_int_equal(bpf_map_update_elem(fd, &idx, &w, BPF_ANY), 0);
+}
+
 static void pin_to(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -122,7 +133,7 @@ static void test_hit(void **state) {
 
   /* remove the routing key behind the program's back (no epoch change) */
   fd = pin_fd(&f, "qs_workers");
-  assert_int_equal(bpf_map_delete_elem(fd, &want), 0);
+  set_worker(fd, want, 0);
   for (i = 0; i < 20; i++) {
     assert_int_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 1);
     assert_int_equal(reason, QS_CTR_CID_ROUTED); /* only the cache knows the owner now */
@@ -135,8 +146,7 @@ static void test_hit(void **state) {
   {
     uint8_t hs[QS_MAX_CIDLEN], pkt[1300];
     int hl = qs_cidconf_mint(&f.cc, qs_rk_handshake(want, qs_hs_tick()), hs);
-    uint32_t b1 = qs_slot_base(qs_steer_generation(f.s), 1); /* the key back */
-    assert_int_equal(bpf_map_update_elem(fd, &want, &b1, BPF_ANY), 0);
+    set_worker(fd, want, 1); /* the key back */
     assert_int_equal(send_cid(&f, cfd, hs, hl, &reason, ctr), 1);
     assert_true(cached(&f, hs, (size_t)hl, &base, &rk));
     assert_true(qs_rk_hs_fresh(rk, qs_hs_tick()));
@@ -152,6 +162,15 @@ static void test_hit(void **state) {
                        fix_hash_sock(&f, &key));
     }
     assert_int_equal(reason, QS_CTR_INITIAL_REUSED);
+  }
+  {
+    /* a generation eight later shares worker 1's qs_workers index (live):
+     * only its own routing key names a worker */
+    uint8_t far[QS_MAX_CIDLEN];
+    int fl = qs_cidconf_mint(
+        &f.cc, qs_rk_make((uint16_t)(qs_steer_generation(f.s) + QS_GEN_SLOTS), 1), far);
+    assert_int_not_equal(send_cid(&f, cfd, far, fl, &reason, ctr), -1);
+    assert_int_equal(reason, QS_CTR_FB_UNKNOWN_WORKER);
   }
   close(fd);
   close(cfd);
@@ -179,7 +198,7 @@ static void test_other_cpu(void **state) {
   other = (int)((sched_getcpu() + 1) % ncpu);
   want = qs_rk_make(qs_steer_generation(f.s), 3);
   fd = pin_fd(&f, "qs_workers");
-  assert_int_equal(bpf_map_delete_elem(fd, &want), 0);
+  set_worker(fd, want, 0);
   pin_to(other);
   assert_int_equal(send_cid(&f, cfd, cid, len, &reason, ctr), 3);
   assert_int_equal(reason, QS_CTR_CID_ROUTED);

@@ -39,6 +39,23 @@ static inline uint32_t qs_slot_base(uint16_t generation, uint16_t worker) {
   return ((uint32_t)(generation % QS_GEN_SLOTS) * QS_MAX_WORKERS + worker) * QS_MAX_GROUPS;
 }
 
+/* qs_workers[qs_worker_index(rk)]: the registered worker of routing key rk.
+ * An array indexed by the generation slot and the worker, not a hash map
+ * keyed by rk: its lookup compiles to an address computation (a hash-map
+ * lookup cost the CID decode ~40 ns here).  An entry names a worker only
+ * while live and for exactly its own routing key (generations eight apart
+ * share an index). */
+struct qs_worker_ent {
+  uint32_t rk;   /* qs_rk_make(generation, worker) */
+  uint32_t base; /* qs_slot_base(generation, worker) */
+  uint32_t live; /* 1 while registered */
+  uint32_t pad;
+};
+
+QS_INLINE uint32_t qs_worker_index(uint32_t rk) {
+  return (uint32_t)(qs_rk_generation(rk) % QS_GEN_SLOTS) * QS_MAX_WORKERS + qs_rk_worker(rk);
+}
+
 /* qs_lbconf[cr]: one QUIC-LB configuration the kernel can decode, with the
  * key schedule of bpf/aes128.h (unused for plaintext).  The raw key is kept
  * too (the pins are root-only), so that every live generation can decode
