@@ -68,19 +68,40 @@ static void test_rank(void **state) {
   assert_string_equal(rank("brotli, gz, gzipx"), "");
 }
 
+/* the choice over |n| field lines */
+static int choose(unsigned sibs, size_t n, ...) {
+  struct qs_enc_accept a;
+  va_list ap;
+  qs_enc_accept_init(&a);
+  va_start(ap, n);
+  for (size_t i = 0; i < n; i++) {
+    const char *v = va_arg(ap, const char *);
+    qs_enc_accept_add(&a, v, strlen(v));
+  }
+  va_end(ap);
+  return qs_enc_choose(&a, sibs);
+}
+
 static void test_choose(void **state) {
   (void)state;
-  assert_int_equal(qs_enc_choose(NULL, 0, BOTH), QS_ENC_IDENTITY);
-  assert_int_equal(qs_enc_choose("gzip, br", 8, 0), QS_ENC_IDENTITY);
-  assert_int_equal(qs_enc_choose("gzip, br", 8, BOTH), BR);
-  assert_int_equal(qs_enc_choose("gzip, br", 8, QS_ENC_BIT(GZ)), GZ);
-  assert_int_equal(qs_enc_choose("br", 2, QS_ENC_BIT(GZ)), QS_ENC_IDENTITY);
+  /* no field: the file itself */
+  assert_int_equal(choose(BOTH, 0), QS_ENC_IDENTITY);
+  assert_int_equal(choose(0, 1, "gzip, br"), QS_ENC_IDENTITY);
+  assert_int_equal(choose(BOTH, 1, "gzip, br"), BR);
+  assert_int_equal(choose(QS_ENC_BIT(GZ), 1, "gzip, br"), GZ);
+  assert_int_equal(choose(QS_ENC_BIT(GZ), 1, "br"), QS_ENC_IDENTITY);
   /* the best coding present, not the best asked for */
-  assert_int_equal(qs_enc_choose("gzip;q=1, br;q=0.1", 18, QS_ENC_BIT(BR)), BR);
-  assert_int_equal(qs_enc_choose("gzip;q=1, br;q=0.1", 18, BOTH), GZ);
-  assert_int_equal(qs_enc_choose("gzip;q=0", 8, BOTH), QS_ENC_IDENTITY);
+  assert_int_equal(choose(QS_ENC_BIT(BR), 1, "gzip;q=1, br;q=0.1"), BR);
+  assert_int_equal(choose(BOTH, 1, "gzip;q=1, br;q=0.1"), GZ);
+  assert_int_equal(choose(BOTH, 1, "gzip;q=0"), QS_ENC_IDENTITY);
+  /* several field lines are one list */
+  assert_int_equal(choose(BOTH, 2, "gzip", "br"), BR);
+  assert_int_equal(choose(BOTH, 2, "gzip;q=0.5", "br;q=0.2"), GZ);
+  assert_int_equal(choose(BOTH, 2, "br;q=0", "gzip;q=0"), QS_ENC_IDENTITY);
+  assert_int_equal(choose(BOTH, 3, "", "deflate", "gzip"), GZ);
   assert_string_equal(qs_enc_name(BR), "br");
   assert_string_equal(qs_enc_name(GZ), "gzip");
+  assert_string_equal(qs_enc_name(QS_ENC_IDENTITY), "");
   assert_string_equal(qs_enc_suffix(BR), ".br");
   assert_string_equal(qs_enc_suffix(GZ), ".gz");
 }

@@ -119,6 +119,11 @@ def main():
                   "%s: one ETag per representation, three distinct (%s)" % (proto, tags))
             etag_br, etag_gz = list(tags["br"])[0], list(tags["gzip"])[0]
             etag_id = list(tags[None])[0]
+            st, h, body = curl(srv, "/app.js", proto, ["-H", "Accept-Encoding: deflate",
+                                                      "-H", "Accept-Encoding: br;q=0.5, x"])
+            check(st == 200 and body == br and h.get("content-encoding") == ["br"],
+                  "%s: two Accept-Encoding lines are one list (%s %s)" %
+                  (proto, st, h.get("content-encoding")))
             st, h, body = curl(srv, "/app.js", proto, ["--compressed"])
             check(st == 200 and body == js and h.get("content-encoding") == ["br"],
                   "%s: curl --compressed decodes the br sibling to the file (%s)" % (proto, st))

@@ -68,12 +68,14 @@ static int element_q(const char *p, const char *end) {
   return q;
 }
 
-size_t qs_enc_rank(const char *v, size_t len, uint8_t *out) {
-  /* -1: not named; index QS_ENC_IDENTITY holds identity's, QS_ENC_N "*" */
-  int q[QS_ENC_N + 1] = {-1, -1, -1, -1};
+void qs_enc_accept_init(struct qs_enc_accept *a) {
+  for (int i = 0; i <= QS_ENC_N; i++)
+    a->q[i] = -1;
+}
+
+void qs_enc_accept_add(struct qs_enc_accept *a, const char *v, size_t len) {
   const char *p = v, *end = v + len;
-  size_t n = 0;
-  int best[QS_ENC_N];
+  int16_t *q = a->q;
 
   while (p < end) {
     const char *tok, *el_end;
@@ -104,9 +106,15 @@ size_t qs_enc_rank(const char *v, size_t len, uint8_t *out) {
       which = -1;
     w = element_q(p, el_end);
     if (which >= 0 && q[which] < 0)
-      q[which] = w < 0 ? 0 : w; /* the first mention counts; a bad q refuses */
+      q[which] = (int16_t)(w < 0 ? 0 : w); /* the first mention counts; a bad q refuses */
     p = el_end;
   }
+}
+
+size_t qs_enc_accept_rank(const struct qs_enc_accept *a, uint8_t *out) {
+  const int16_t *q = a->q;
+  int best[QS_ENC_N];
+  size_t n = 0;
   for (int e = QS_ENC_BR; e < QS_ENC_N; e++) {
     int w = q[e] >= 0 ? q[e] : q[QS_ENC_N] >= 0 ? q[QS_ENC_N] : 0;
     if (w <= 0 || w < q[QS_ENC_IDENTITY])
@@ -125,12 +133,19 @@ size_t qs_enc_rank(const char *v, size_t len, uint8_t *out) {
   return n;
 }
 
-int qs_enc_choose(const char *v, size_t len, unsigned sibs) {
+size_t qs_enc_rank(const char *v, size_t len, uint8_t *out) {
+  struct qs_enc_accept a;
+  qs_enc_accept_init(&a);
+  qs_enc_accept_add(&a, v, len);
+  return qs_enc_accept_rank(&a, out);
+}
+
+int qs_enc_choose(const struct qs_enc_accept *a, unsigned sibs) {
   uint8_t rank[QS_ENC_N - 1];
   size_t n;
-  if (!v || !sibs)
+  if (!sibs)
     return QS_ENC_IDENTITY;
-  n = qs_enc_rank(v, len, rank);
+  n = qs_enc_accept_rank(a, rank);
   for (size_t i = 0; i < n; i++)
     if (sibs & QS_ENC_BIT(rank[i]))
       return rank[i];

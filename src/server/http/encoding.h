@@ -21,20 +21,35 @@ enum { QS_ENC_IDENTITY = 0, QS_ENC_BR, QS_ENC_GZIP, QS_ENC_N };
 const char *qs_enc_name(int enc);
 const char *qs_enc_suffix(int enc);
 
-/* qs_enc_rank reads an Accept-Encoding value (|len| octets) and writes the
- * codings of ours the client accepts into |out| (QS_ENC_N - 1 entries),
- * best first, returning their count.  Tokens are case-insensitive
+/* what a request's Accept-Encoding field lines say: a weight in
+ * thousandths per coding (index QS_ENC_IDENTITY for identity, QS_ENC_N for
+ * "*"), -1 where not named */
+struct qs_enc_accept {
+  int16_t q[QS_ENC_N + 1];
+};
+
+void qs_enc_accept_init(struct qs_enc_accept *a);
+
+/* qs_enc_accept_add reads one Accept-Encoding field line (|len| octets):
+ * several lines are one comma list (RFC 9110 s5.3). */
+void qs_enc_accept_add(struct qs_enc_accept *a, const char *v, size_t len);
+
+/* qs_enc_accept_rank writes the codings of ours the client accepts into
+ * |out| (QS_ENC_N - 1 entries), best first, returning their count.
+ * Tokens are case-insensitive
  * ("x-gzip" is gzip); a coding's weight is its own q, else that of "*",
  * else it is not accepted; q=0, or a q that is not a qvalue, refuses it.
  * A coding weighted below an explicit "identity;q=" is dropped (the
  * client prefers the plain file).  At equal weight br comes before gzip.
  * "identity;q=0" is not honoured beyond serving identity when nothing
- * else is acceptable. */
+ * else is acceptable.  No field at all accepts nothing but identity. */
+size_t qs_enc_accept_rank(const struct qs_enc_accept *a, uint8_t *out);
+
+/* qs_enc_rank is qs_enc_accept_rank of the one field line |v|. */
 size_t qs_enc_rank(const char *v, size_t len, uint8_t *out);
 
-/* qs_enc_choose is the representation to serve: the first of the ranked
- * codings (of Accept-Encoding |v|, |len| octets; NULL: absent) present
- * in sibling mask |sibs|, else QS_ENC_IDENTITY. */
-int qs_enc_choose(const char *v, size_t len, unsigned sibs);
+/* qs_enc_choose is the representation to serve: the first of the codings
+ * |a| ranks that sibling mask |sibs| has, else QS_ENC_IDENTITY. */
+int qs_enc_choose(const struct qs_enc_accept *a, unsigned sibs);
 
 #endif

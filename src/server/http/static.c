@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,10 +246,15 @@ static int open_file(struct qs_req *r, struct qs_static *s, const char *path, si
   *ctype = id->ctype;
   *sibs = id->sibs;
   if (id->sibs) {
-    /* only a file with siblings pays for reading Accept-Encoding */
-    size_t alen = 0;
-    const char *ae = qs_fields_get(&r->fields, "accept-encoding", &alen);
-    s->enc = qs_enc_choose(ae, alen, id->sibs);
+    /* only a file with siblings pays for reading Accept-Encoding (all its
+     * field lines: one list) */
+    struct qs_enc_accept a;
+    qs_enc_accept_init(&a);
+    for (size_t i = 0; i < r->fields.n; i++)
+      if (r->fields.f[i].namelen == 15 &&
+          strncasecmp(qs_field_name(&r->fields, i), "accept-encoding", 15) == 0)
+        qs_enc_accept_add(&a, qs_field_value(&r->fields, i), r->fields.f[i].valuelen);
+    s->enc = qs_enc_choose(&a, id->sibs);
   }
   status = qs_filecache_open(&hw->files, hw->conf->root, id, s->enc, now, &rep);
   if (status != 200 && s->enc != QS_ENC_IDENTITY) {
