@@ -504,9 +504,9 @@ static void test_numopt(void **state) {
   assert_int_equal(n.whole_s, 30);
 }
 
-/* Every row of the server's table: its field fits its type (the parser
- * refuses a row that does not), both ends parse, a step beyond them does
- * not, its default lies in its range, and --NAME reaches it. */
+/* Every row of the server's tables: a numeric field fits its type (the
+ * parser refuses a row that does not), both ends parse, a step beyond them
+ * does not, its default lies in its range; every flag sets its field. */
 static void test_numopt_table(void **state) {
   char v[64], msg[QS_CONF_MSG_MAX];
   struct qs_config c;
@@ -529,6 +529,31 @@ static void test_numopt_table(void **state) {
       fail_msg("--%s: default %g outside its range", o->name, o->def);
   }
   assert_true(rows > 0 && rows <= QS_NUMOPT_MAX);
+  /* every flag: off by default, on when given, on the command line or in
+   * the file */
+  for (const struct qs_flagopt *f = qs_flagopts; f->name; f++) {
+    char arg[64], line[64];
+    snprintf(arg, sizeof arg, "--%s", f->name);
+    assert_int_equal(parse(NULL, "--cert", "/c", "--key", "/k", NULL), QS_CONFIG_OK);
+    assert_int_equal(*(int *)((char *)&cfg + f->off), 0);
+    assert_int_equal(parse(NULL, "--cert", "/c", "--key", "/k", arg, NULL), QS_CONFIG_OK);
+    assert_int_equal(*(int *)((char *)&cfg + f->off), 1);
+    if (!strcmp(f->name, "check-config"))
+      continue; /* the command line's only */
+    snprintf(line, sizeof line, "%s = true\n", f->name);
+    assert_int_equal(parse(line, "--conf", path, "--cert", "/c", "--key", "/k", NULL),
+                     QS_CONFIG_OK);
+    assert_int_equal(*(int *)((char *)&cfg + f->off), 1);
+  }
+  /* all of them at once: each row names its own field */
+  assert_int_equal(parse(NULL, "--cert", "/c", "--key", "/k", "--no-bpf", "--no-forward",
+                         "--takeover", "--detach", "--check-config", "--serve-dotfiles",
+                         "--no-precompressed", "--bytes-endpoint", "--no-early-data", "--no-tcp",
+                         NULL),
+                   QS_CONFIG_OK);
+  assert_true(cfg.no_bpf && cfg.no_forward && cfg.takeover && cfg.detach && cfg.check_config &&
+              cfg.serve_dotfiles && cfg.no_precompressed && cfg.bytes_endpoint &&
+              cfg.no_early_data && cfg.no_tcp);
   /* through qs_config_parse: the file and the command line, suffixes, the
    * defaults, and a bad value at its line */
   assert_int_equal(parse("idle-timeout = 30s\ndrain-timeout = 250ms\nmax-header-size = 32k\n"

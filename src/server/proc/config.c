@@ -1,5 +1,5 @@
-/* config.c: command-line parsing (getopt_long; the numeric options are
- * options.c's table) and address helpers. */
+/* config.c: command-line parsing (getopt_long; the numeric options and the
+ * flags are options.c's tables) and address helpers. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -117,43 +117,33 @@ static const char usage_text[] =
     "  -V, --version            show the version and exit\n";
 
 enum {
-  OPT_NO_BPF = 256,
-  OPT_RETRY,
+  OPT_RETRY = 256,
   OPT_QLOG_DIR,
   OPT_HOST_ID,
   OPT_SECRET_FILE,
   OPT_LOG_LEVEL,
   OPT_METRICS,
-  OPT_TAKEOVER,
-  OPT_NO_FORWARD,
-  OPT_DETACH,
   OPT_CONF,
-  OPT_CHECK_CONFIG,
   OPT_ACCESS_LOG,
   OPT_ACCESS_LOG_FORMAT,
   OPT_PROXY,
-  OPT_SERVE_DOTFILES,
-  OPT_NO_PRECOMPRESSED,
-  OPT_BYTES_ENDPOINT,
   OPT_USER,
-  OPT_NO_EARLY_DATA,
   OPT_SERVER_ID_MODE,
   OPT_SERVER_ID,
   OPT_CODEPOINTS,
-  OPT_NO_TCP,
   OPT_ALT_SVC,
   OPT_CACHE_CONTROL,
-  OPT_NUM, /* + the row of qs_numopts (options.h) */
+  OPT_NUM,                       /* + the row of qs_numopts (options.h) */
+  OPT_FLAG = OPT_NUM + QS_NUMOPT_MAX, /* + the row of qs_flagopts */
 };
 
-/* the options that are not numbers; options() adds the numeric ones */
+/* the options that are neither numbers nor flags; options() adds those */
 static const struct option fixed_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"cert", required_argument, NULL, 'c'},
     {"key", required_argument, NULL, 'k'},
     {"root", required_argument, NULL, 'r'},
     {"name", required_argument, NULL, 'n'},
-    {"no-bpf", no_argument, NULL, OPT_NO_BPF},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"qlog-dir", required_argument, NULL, OPT_QLOG_DIR},
     {"host-id", required_argument, NULL, OPT_HOST_ID},
@@ -163,20 +153,11 @@ static const struct option fixed_options[] = {
     {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"metrics", required_argument, NULL, OPT_METRICS},
-    {"takeover", no_argument, NULL, OPT_TAKEOVER},
-    {"no-forward", no_argument, NULL, OPT_NO_FORWARD},
-    {"detach", no_argument, NULL, OPT_DETACH},
     {"conf", required_argument, NULL, OPT_CONF},
-    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"access-log-format", required_argument, NULL, OPT_ACCESS_LOG_FORMAT},
     {"proxy", required_argument, NULL, OPT_PROXY},
-    {"serve-dotfiles", no_argument, NULL, OPT_SERVE_DOTFILES},
-    {"no-precompressed", no_argument, NULL, OPT_NO_PRECOMPRESSED},
-    {"bytes-endpoint", no_argument, NULL, OPT_BYTES_ENDPOINT},
     {"user", required_argument, NULL, OPT_USER},
-    {"no-early-data", no_argument, NULL, OPT_NO_EARLY_DATA},
-    {"no-tcp", no_argument, NULL, OPT_NO_TCP},
     {"alt-svc", required_argument, NULL, OPT_ALT_SVC},
     {"cache-control", required_argument, NULL, OPT_CACHE_CONTROL},
     {"help", no_argument, NULL, 'h'},
@@ -186,7 +167,7 @@ static const struct option fixed_options[] = {
 
 #define NFIXED (sizeof fixed_options / sizeof *fixed_options - 1)
 
-static struct option long_options[QS_NUMOPT_MAX + NFIXED + 1];
+static struct option long_options[QS_NUMOPT_MAX + QS_FLAGOPT_MAX + NFIXED + 1];
 
 /* what getopt_long returns for numeric option |o| */
 static int numopt_val(const struct qs_numopt *o) {
@@ -200,13 +181,25 @@ static const struct qs_numopt *numopt_of(int c) {
   return NULL;
 }
 
-/* The getopt_long table: a row per numeric option, then the others. */
+/* the flag getopt_long returned as |c|, or NULL */
+static const struct qs_flagopt *flagopt_of(int c) {
+  for (const struct qs_flagopt *f = qs_flagopts; f->name; f++)
+    if (OPT_FLAG + (int)(f - qs_flagopts) == c)
+      return f;
+  return NULL;
+}
+
+/* The getopt_long table: a row per numeric option and per flag, then the
+ * others. */
 static const struct option *options(void) {
   size_t n = 0;
   if (long_options[0].name)
     return long_options;
   for (const struct qs_numopt *o = qs_numopts; o->name; o++, n++)
     long_options[n] = (struct option){o->name, required_argument, NULL, numopt_val(o)};
+  for (const struct qs_flagopt *f = qs_flagopts; f->name; f++, n++)
+    long_options[n] = (struct option){f->name, no_argument, NULL,
+                                      OPT_FLAG + (int)(f - qs_flagopts)};
   memcpy(&long_options[n], fixed_options, sizeof fixed_options);
   return long_options;
 }
@@ -217,7 +210,7 @@ const struct option *qs_config_options(void) { return options(); }
 static const char *const file_reject[] = {"conf", "check-config", "help", "version", NULL};
 
 #define QS_OPT_SLOTS 512 /* getopt_long return values tracked in last[] */
-_Static_assert(OPT_NUM + QS_NUMOPT_MAX <= QS_OPT_SLOTS, "raise QS_OPT_SLOTS");
+_Static_assert(OPT_FLAG + QS_FLAGOPT_MAX <= QS_OPT_SLOTS, "raise QS_OPT_SLOTS");
 
 /* Where the arguments being parsed came from (one --conf file at most). */
 struct qs_config_src {
@@ -417,10 +410,15 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
   optind = 0; /* 0: glibc starts afresh, as each pass must */
   while ((c = getopt_long(argc, argv, short_options, options(), NULL)) != -1) {
     const struct qs_numopt *num = numopt_of(c);
+    const struct qs_flagopt *flag = flagopt_of(c);
     note_arg(c);
     if (num) {
       if (qs_numopt_parse(num, optarg, cfg, msg, sizeof msg) != 0)
         return usage_error("%s", msg);
+      continue;
+    }
+    if (flag) {
+      *(int *)((char *)cfg + flag->off) = 1;
       continue;
     }
     switch (c) {
@@ -445,36 +443,12 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
         return usage_error("bad --name '%s' (want [A-Za-z0-9_.-]{1,64})", optarg);
       cfg->name = optarg;
       break;
-    case OPT_NO_BPF:
-      cfg->no_bpf = 1;
-      break;
-    case OPT_NO_FORWARD:
-      cfg->no_forward = 1;
-      break;
-    case OPT_DETACH:
-      cfg->detach = 1;
-      break;
     case OPT_PROXY:
       if (cfg->nproxy == QS_PROXY_ARGS)
         return usage_error("at most %d --proxy options", QS_PROXY_ARGS);
       if (optarg[0] != '/' || !strchr(optarg, '='))
         return usage_error("bad --proxy '%s' (want /PREFIX=URL)", optarg);
       cfg->proxy[cfg->nproxy++] = optarg;
-      break;
-    case OPT_SERVE_DOTFILES:
-      cfg->serve_dotfiles = 1;
-      break;
-    case OPT_NO_PRECOMPRESSED:
-      cfg->no_precompressed = 1;
-      break;
-    case OPT_BYTES_ENDPOINT:
-      cfg->bytes_endpoint = 1;
-      break;
-    case OPT_NO_EARLY_DATA:
-      cfg->no_early_data = 1;
-      break;
-    case OPT_NO_TCP:
-      cfg->no_tcp = 1;
       break;
     case OPT_ALT_SVC:
       if (!field_value_ok(optarg))
@@ -539,14 +513,8 @@ static int parse_args(struct qs_config *cfg, int argc, char **argv) {
         return usage_error("bad --metrics address '%s' (want ADDR:PORT)", optarg);
       cfg->have_metrics = 1;
       break;
-    case OPT_TAKEOVER:
-      cfg->takeover = 1;
-      break;
     case OPT_CONF:
       cfg->conf = optarg; /* read by qs_config_parse before this pass */
-      break;
-    case OPT_CHECK_CONFIG:
-      cfg->check_config = 1;
       break;
     case OPT_ACCESS_LOG:
       cfg->access_log = optarg;

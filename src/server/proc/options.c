@@ -56,6 +56,25 @@ const struct qs_numopt qs_numopts[] = {
     {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
+#define FLAG(name, field) {name, offsetof(struct qs_config, field)}
+
+const struct qs_flagopt qs_flagopts[] = {
+    FLAG("no-bpf", no_bpf),
+    FLAG("no-forward", no_forward),
+    FLAG("takeover", takeover),
+    FLAG("detach", detach),
+    FLAG("check-config", check_config),
+    FLAG("serve-dotfiles", serve_dotfiles),
+    FLAG("no-precompressed", no_precompressed),
+    FLAG("bytes-endpoint", bytes_endpoint),
+    FLAG("no-early-data", no_early_data),
+    FLAG("no-tcp", no_tcp),
+    {NULL, 0},
+};
+
+_Static_assert(sizeof qs_flagopts / sizeof *qs_flagopts <= QS_FLAGOPT_MAX + 1,
+               "raise QS_FLAGOPT_MAX");
+
 _Static_assert(sizeof qs_numopts / sizeof *qs_numopts <= QS_NUMOPT_MAX + 1,
                "raise QS_NUMOPT_MAX");
 

@@ -1,5 +1,6 @@
 /* options.h: quicsteer-server's numeric options, one table row each, and
- * the one parser that reads, checks and stores their values.
+ * the one parser that reads, checks and stores their values; and its
+ * flags, one row each.
  *
  * config.c puts every row into the getopt_long table, so the command line
  * and the --conf file (conffile.h) reach the same parser.  A value is a
@@ -53,6 +54,17 @@ struct qs_numopt {
 
 /* The numeric options of struct qs_config (config.h), NULL-named last. */
 extern const struct qs_numopt qs_numopts[];
+
+/* A flag (an option without a value) sets an int field to 1. */
+struct qs_flagopt {
+  const char *name;
+  size_t off;
+};
+
+#define QS_FLAGOPT_MAX 24 /* rows of qs_flagopts, at most */
+
+/* The flags of struct qs_config, NULL-named last. */
+extern const struct qs_flagopt qs_flagopts[];
 
 /* qs_numopt_parse reads |text| as a value of |o| and stores it into the
  * field of |base| that |o| names.  Returns 0, or -1 with a one-line
