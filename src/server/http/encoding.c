@@ -1,7 +1,6 @@
 /* encoding.c: see encoding.h. */
 #include "encoding.h"
 
-#include <strings.h>
 
 const char *qs_enc_name(int enc) {
   return enc == QS_ENC_BR ? "br" : enc == QS_ENC_GZIP ? "gzip" : "";
@@ -13,11 +12,17 @@ const char *qs_enc_suffix(int enc) {
 
 static int ows(char c) { return c == ' ' || c == '\t'; }
 
-static int token_is(const char *t, size_t n, const char *want) {
-  size_t wl = 0;
-  while (want[wl])
-    wl++;
-  return n == wl && strncasecmp(t, want, n) == 0;
+/* token |t| (|n| octets) is |want| (lower case, |wl| octets), ASCII
+ * case-insensitively */
+static int token_is(const char *t, size_t n, const char *want, size_t wl) {
+  if (n != wl)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = t[i] >= 'A' && t[i] <= 'Z' ? (char)(t[i] + 32) : t[i];
+    if (c != want[i])
+      return 0;
+  }
+  return 1;
 }
 
 /* a qvalue (RFC 9110 s12.4.2) in thousandths, or -1 */
@@ -94,11 +99,11 @@ void qs_enc_accept_add(struct qs_enc_accept *a, const char *v, size_t len) {
       p = el_end;
       continue;
     }
-    if (token_is(tok, tl, "br"))
+    if (token_is(tok, tl, "br", 2))
       which = QS_ENC_BR;
-    else if (token_is(tok, tl, "gzip") || token_is(tok, tl, "x-gzip"))
+    else if (token_is(tok, tl, "gzip", 4) || token_is(tok, tl, "x-gzip", 6))
       which = QS_ENC_GZIP;
-    else if (token_is(tok, tl, "identity"))
+    else if (token_is(tok, tl, "identity", 8))
       which = QS_ENC_IDENTITY;
     else if (tl == 1 && tok[0] == '*')
       which = QS_ENC_N;

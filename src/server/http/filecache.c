@@ -41,16 +41,20 @@ void qs_filecache_free(struct qs_filecache *fc) {
     drop(fc, i);
 }
 
-static unsigned slot_of(const struct qs_filecache *fc, const char *path, size_t len, int enc) {
+static uint64_t path_hash(const struct qs_filecache *fc, const char *path, size_t len) {
   uint64_t h = qs_siphash24(fc->k0, fc->k1, (const uint8_t *)path,
                             (uint32_t)(len < QS_SIPHASH_MAXLEN ? len : QS_SIPHASH_MAXLEN));
   /* the first octets alone would make /a/long/prefix/x and .../y collide */
   if (len > QS_SIPHASH_MAXLEN)
     h ^= qs_siphash24(fc->k1, fc->k0, (const uint8_t *)path + len - QS_SIPHASH_MAXLEN,
                       QS_SIPHASH_MAXLEN);
-  /* a file's siblings in other slots than the file */
-  h += (uint64_t)enc * 0x9e3779b97f4a7c15ULL;
-  return (unsigned)(h % QS_FILECACHE_SLOTS);
+  return h;
+}
+
+/* the slot of a path's representation |enc|: a file's siblings in other
+ * slots than the file, found from its hash without hashing again */
+static unsigned slot_at(uint64_t h, int enc) {
+  return (unsigned)((h + (uint64_t)enc * 0x9e3779b97f4a7c15ULL) % QS_FILECACHE_SLOTS);
 }
 
 static int64_t mtime_ns(const struct stat *st) {
@@ -86,13 +90,14 @@ static uint8_t *read_all(int fd, size_t len) {
 
 /* a new entry for |path| and |enc| describing the open file |fd|, its
  * bytes read if small (else, or if that fails, streamed); NULL on ENOMEM */
-static struct qs_fcentry *entry_new(const char *path, size_t len, int enc, int fd,
-                                    const struct stat *st, uint64_t now) {
+static struct qs_fcentry *entry_new(const char *path, size_t len, uint64_t hash, int enc,
+                                    int fd, const struct stat *st, uint64_t now) {
   struct qs_fcentry *n = calloc(1, sizeof *n);
   if (!n)
     return NULL;
   n->refs = 1; /* the table's */
   n->pathlen = (uint16_t)len;
+  n->hash = hash;
   n->enc = (uint8_t)enc;
   memcpy(n->path, path, len);
   n->len = (size_t)st->st_size;
@@ -137,7 +142,8 @@ static void probe(const struct qs_filecache *fc, const struct qs_docroot *root,
 
 int qs_filecache_get(struct qs_filecache *fc, const struct qs_docroot *root, const char *path,
                      size_t len, uint64_t now, struct qs_fcentry **e) {
-  unsigned i = slot_of(fc, path, len, QS_ENC_IDENTITY);
+  uint64_t h = path_hash(fc, path, len);
+  unsigned i = slot_at(h, QS_ENC_IDENTITY);
   struct qs_fcentry *c = fc->slot[i], *n;
   char rel[QS_REL_MAX];
   const char *ctype;
@@ -164,7 +170,7 @@ int qs_filecache_get(struct qs_filecache *fc, const struct qs_docroot *root, con
     *e = c;
     return 200;
   }
-  n = entry_new(path, len, QS_ENC_IDENTITY, fd, &st, now);
+  n = entry_new(path, len, h, QS_ENC_IDENTITY, fd, &st, now);
   close(fd);
   if (n && !(n->rel = strdup(rel))) {
     qs_filecache_release(n);
@@ -215,7 +221,7 @@ int qs_filecache_open(struct qs_filecache *fc, const struct qs_docroot *root,
       rep_of_fd(fd, &st, rep);
     return status;
   }
-  i = slot_of(fc, id->path, id->pathlen, enc);
+  i = slot_at(id->hash, enc);
   c = fc->slot[i];
   if (!same_key(c, id->path, id->pathlen, enc))
     c = NULL;
@@ -233,7 +239,7 @@ int qs_filecache_open(struct qs_filecache *fc, const struct qs_docroot *root,
     return 200;
   }
   if ((uint64_t)st.st_size > QS_FILECACHE_FILE ||
-      !(n = entry_new(id->path, id->pathlen, enc, fd, &st, now)) || !n->data) {
+      !(n = entry_new(id->path, id->pathlen, id->hash, enc, fd, &st, now)) || !n->data) {
     if (n)
       qs_filecache_release(n);
     rep_of_fd(fd, &st, rep); /* streamed */

@@ -43,6 +43,7 @@ struct qs_fcentry {
   uint8_t sibs;  /* identity entries: QS_ENC_BIT of each fresh sibling */
   uint8_t stale; /* identity entries: QS_ENC_BIT of each sibling ignored as older */
   char path[QS_PATH_MAX];
+  uint64_t hash; /* of the path: the slots of its representations */
   char *rel;     /* identity entries: the name under the root */
   const char *ctype;
   uint8_t *data; /* NULL: too large to keep, streamed */
