@@ -1203,11 +1203,13 @@ INSTR_HEAD = "## Instructions per request, and steering in real traffic"
 
 FLOOD_HEAD = "## Initial flood"
 PROXY_HEAD = "## Reverse proxy"
+H2_HEAD = "## HTTP/2 and HTTP/1.1 over TCP, against nginx"
 
 # sections measured by other scripts: (heading, file in bench/charts, script)
 SAVED_SECTIONS = [(INSTR_HEAD, "instr.md", "bench/instr.py"),
                   (FLOOD_HEAD, "flood.md", "bench/flood.py"),
                   (PROXY_HEAD, "proxy.md", "bench/proxy.py"),
+                  (H2_HEAD, "h2.md", "bench/h2.py"),
                   ("## TLS resumption and 0-RTT", "tls.md", "bench/tls.py")]
 
 

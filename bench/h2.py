@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""bench/h2.py: the TCP front against Debian's nginx, HTTP/2 and HTTP/1.1 over TLS.
+
+    sudo python3 bench/h2.py [--rounds N] [--duration S] [--only LOAD,...]
+
+Two servers run side by side on loopback, from the same document root
+(random 1 KiB, 100 KiB and 10 MiB files) with the same certificate and key
+(scripts/dev-cert.sh: ECDSA P-256), TLS 1.3, access logs off:
+
+  - quicsteer-server, 2 workers, kernel steering; its TCP front on the
+    QUIC port (HTTP/2 with libnghttp2, HTTP/1.1 with http-parser);
+  - nginx-light, 2 worker processes, `listen ... ssl http2`, with its own
+    config in the work directory (NGINX_CONF below).
+
+h2load (nghttp2-client, one thread) drives both the same way, for a bounded
+time (-D) per run: HTTP/2 with 16 connections x 10 streams (4 x 1 for the
+10 MiB file), HTTP/1.1 with 64 keep-alive connections, one request at a
+time each.  Rounds are interleaved (per load: quicsteer, nginx, then nginx,
+quicsteer in the next round) and each figure is the median over rounds.
+Server CPU is utime + stime of every thread of every process of the server
+(/proc/PID/stat) across the run, per request completed.
+
+A broken server must not look fast: before the rounds each file is fetched
+over both protocols with curl and compared with the file; every run must
+have negotiated the expected ALPN, completed requests with 2xx only, none
+failed, errored or timed out, and h2load's body octets must fit the file
+size times the requests (plus at most those in flight at the end).
+Otherwise the script stops without writing anything.
+
+The result is written to bench/charts/h2.md and h2.json and spliced into
+BENCHMARKS.md as its section "HTTP/2 and HTTP/1.1 over TCP, against nginx"
+(bench/run.py keeps it).  Python 3 standard library only.
+"""
+import argparse
+import atexit
+import datetime
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common as C  # noqa: E402
+import run as R  # noqa: E402
+
+OUT_MD = os.path.join(R.CHARTS, "h2.md")
+OUT_JSON = os.path.join(R.CHARTS, "h2.json")
+CURL = "/usr/bin/curl"
+FILES = {"1k.bin": 1024, "100k.bin": 100 * 1024, "10M.bin": 10 * 1024 * 1024}
+# id -> (protocol h2load must negotiate, file, h2load arguments, requests in flight)
+LOADS = {
+    "h2-1k": ("h2", "1k.bin", ["-c", "16", "-m", "10"], 160),
+    "h2-100k": ("h2", "100k.bin", ["-c", "16", "-m", "10"], 160),
+    "h2-10M": ("h2", "10M.bin", ["-c", "4", "-m", "1"], 4),
+    "h1-1k": ("http/1.1", "1k.bin", ["--h1", "-c", "64", "-m", "1"], 64),
+    "h1-100k": ("http/1.1", "100k.bin", ["--h1", "-c", "64", "-m", "1"], 64),
+}
+SERVERS = ("qs", "nginx")
+LABEL = {"qs": "quicsteer", "nginx": "nginx"}
+NGINX_CONF = """
+daemon off;
+master_process on;
+worker_processes 2;
+pid {work}/nginx-h2.pid;
+error_log {work}/nginx-h2-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  types {{ application/octet-stream bin; }}
+  default_type application/octet-stream;
+  keepalive_requests 10000000;
+  keepalive_timeout 30s;
+  open_file_cache max=1000 inactive=60s;
+  ssl_protocols TLSv1.3;
+  ssl_certificate {cert};
+  ssl_certificate_key {key};
+  client_body_temp_path {work}/nginx-h2-body;
+  proxy_temp_path {work}/nginx-h2-proxy;
+  fastcgi_temp_path {work}/nginx-h2-fastcgi;
+  uwsgi_temp_path {work}/nginx-h2-uwsgi;
+  scgi_temp_path {work}/nginx-h2-scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl http2 backlog=4096;
+    root {www};
+  }}
+}}
+"""
+
+
+def url_of(port, path):
+    return "https://127.0.0.1:%d/%s" % (port, path)
+
+
+def check_content(env, port, who):
+    """Every file over both protocols, by curl, octet for octet."""
+    out = os.path.join(env.work, "h2-curl.out")
+    for path in FILES:
+        want = hashlib.sha256(open(os.path.join(env.www, path), "rb").read()).hexdigest()
+        for flag, ver in (("--http2", "2"), ("--http1.1", "1.1")):
+            p = R.run([CURL, "-sk", flag, "-o", out, "-w", "%{http_version} %{http_code}",
+                       url_of(port, path)], timeout=60)
+            got = hashlib.sha256(open(out, "rb").read()).hexdigest() \
+                if os.path.exists(out) else ""
+            if p.returncode != 0 or p.stdout.split() != [ver, "200"] or got != want:
+                raise RuntimeError("%s: curl %s %s: exit %d, %r, body %s" % (
+                    who, flag, path, p.returncode, p.stdout,
+                    "intact" if got == want else "differs"))
+            os.unlink(out)
+
+
+def check_run(d, proto, size, inflight):
+    """Why run |d| (h2load's figures) cannot be trusted, or None."""
+    ok = d["succeeded"]
+    if not ok:
+        return "no request succeeded"
+    if d["alpn"] != proto:
+        return "negotiated %s, not %s" % (d["alpn"], proto)
+    if d["failed"] or d["errored"] or d["timeout"]:
+        return "%d failed, %d errored, %d timed out" % (d["failed"], d["errored"],
+                                                        d["timeout"])
+    # status codes count at the response header: those still in flight at
+    # the end of -D are among them
+    if d["s3xx"] or d["s4xx"] or d["s5xx"] or not ok <= d["s2xx"] <= ok + inflight:
+        return "%s 2xx, %s 3xx, %s 4xx, %s 5xx for %d succeeded" % (
+            d["s2xx"], d["s3xx"], d["s4xx"], d["s5xx"], ok)
+    if d["data_octets"] is None or not ok * size <= d["data_octets"] <= (ok + inflight) * size:
+        return "%s body octets for %d responses of %d" % (d["data_octets"], ok, size)
+    return None
+
+
+def measure(pid, port, load, dur):
+    proto, path, args, inflight = LOADS[load]
+    s0, b0 = C.tree_cpu(pid), R.machine_busy()
+    d, ccpu, cmd = C.h2load(args + ["-t", "1", "-D", str(dur), url_of(port, path)],
+                            timeout=dur + 60)
+    s1, b1 = C.tree_cpu(pid), R.machine_busy()
+    bad = check_run(d, proto, FILES[path], inflight)
+    if bad:
+        raise RuntimeError("%s: %s: %s\n%s" % (" ".join(cmd), load, bad, d["tail"]))
+    ok = d["succeeded"]
+    return {"rps": d["rps"], "server_us": (s1 - s0) / ok * 1e6, "client_us": ccpu / ok * 1e6,
+            "server_cores": (s1 - s0) / dur, "other_cores": (b1 - b0 - (s1 - s0) - ccpu) / dur,
+            "mean_ms": d["mean_ms"], "cipher": d["cipher"], "requests": ok}, cmd
+
+
+def fmt(v, spec="%.0f"):
+    return R.fmt(v, spec)
+
+
+def report(meta, res, cmds):
+    L = []
+    w = L.append
+    w("Measured %s at git %s with `%s` (Release build), load average before the run %s. "
+      "quicsteer-server 2 workers and nginx-light %s (2 worker processes), both on 127.0.0.1, "
+      "same document root (random files of 1 KiB, 100 KiB, 10 MiB), same certificate and key "
+      "(`scripts/dev-cert.sh`, ECDSA P-256), TLS 1.3 (cipher: %s), access logs off, keep-alive "
+      "idle timeout 30 s on both; nginx with `open_file_cache` (its counterpart of quicsteer's "
+      "small-file cache: no open/fstat/close per request). h2load %s, one thread, `-D %d` per run; %d rounds, "
+      "interleaved (per load quicsteer then nginx, the other way in the next round); medians."
+      % (meta["date"], meta["git"], meta["command"], " ".join(meta["load_before"]),
+         meta["nginx"], ", ".join(sorted(meta["ciphers"])), meta["h2load"], meta["duration"],
+         meta["rounds"]))
+    w("")
+    w("Client and servers share this machine's 2 vCPUs (and other jobs on the VM used "
+      "%s of a CPU during the runs, median %s): h2load's one thread takes most of one vCPU, "
+      "so requests/s are what each server reaches next to that client, and server CPU per "
+      "request is the figure that compares the servers' own work. Server CPU counts every "
+      "thread of quicsteer-server, and nginx's master and workers."
+      % (meta["other_span"], meta["other_med"]))
+    w("")
+    w("| load (h2load) | requests/s quicsteer | nginx | quicsteer / nginx "
+      "| server CPU µs/request quicsteer | nginx | quicsteer / nginx "
+      "| server cores quicsteer / nginx | client CPU µs/request quicsteer / nginx |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for load, (proto, path, args, _) in LOADS.items():
+        q, n = res["qs"].get(load), res["nginx"].get(load)
+        if not q or not n:
+            continue
+        m = {k: (R.med(q[k]), R.med(n[k])) for k in q}
+        w("| %s `%s` %s | %s | %s | **%s** | %s | %s | **%s** | %s / %s | %s / %s |" % (
+            "HTTP/2" if proto == "h2" else "HTTP/1.1", " ".join(args), path,
+            fmt(m["rps"][0]), fmt(m["rps"][1]), fmt(R.ratio(*m["rps"]), "%.2fx"),
+            fmt(m["server_us"][0], "%.1f"), fmt(m["server_us"][1], "%.1f"),
+            fmt(R.ratio(*m["server_us"]), "%.2fx"),
+            fmt(m["server_cores"][0], "%.2f"), fmt(m["server_cores"][1], "%.2f"),
+            fmt(m["client_us"][0], "%.1f"), fmt(m["client_us"][1], "%.1f")))
+    w("")
+    w("Every run was checked: the expected ALPN, only 2xx responses, no failed, errored or "
+      "timed-out request, body octets = file size × responses (plus at most those in "
+      "flight when the time ran out); each file was fetched once with curl over each "
+      "protocol from each server and compared. Per-round figures are in "
+      "`bench/charts/h2.json`.")
+    w("")
+    w("Commands (`PORT`: the server's; quicsteer's TCP front is on its QUIC port):")
+    w("")
+    w("```")
+    for k in sorted(cmds):
+        w("%s: %s" % (k, cmds[k]))
+    w("```")
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--build", default=os.path.join(R.TOP, "build", "bench"))
+    ap.add_argument("--only", help="comma-separated loads of: " + ",".join(LOADS))
+    ap.add_argument("--no-write", action="store_true",
+                    help="print only (for measuring a change), do not write the section")
+    args = ap.parse_args()
+    loads = args.only.split(",") if args.only else list(LOADS)
+    if any(x not in LOADS for x in loads):
+        ap.error("--only: loads are " + ",".join(LOADS))
+    signal.signal(signal.SIGTERM, R.on_signal)
+    signal.signal(signal.SIGINT, R.on_signal)
+    atexit.register(R.kill_all)
+    env = R.bench_env(args.build, "bench-h2", ["quicsteer-server"])
+    for path, size in FILES.items():
+        p = os.path.join(env.www, path)
+        if not os.path.exists(p) or os.path.getsize(p) != size:
+            with open(p, "wb") as f:
+                f.write(os.urandom(size))
+    git = subprocess.run(["git", "-C", R.TOP, "describe", "--always", "--dirty"],
+                         stdout=subprocess.PIPE, text=True).stdout.strip()
+    h2v = subprocess.run([C.H2LOAD, "--version"], stdout=subprocess.PIPE, text=True).stdout
+    meta = {"command": ("python3 bench/h2.py " + " ".join(sys.argv[1:])).strip(),
+            "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "git": git,
+            "rounds": args.rounds, "duration": args.duration, "nginx": C.nginx_version(),
+            "h2load": h2v.split()[-1] if h2v else "?",
+            "load_before": open("/proc/loadavg").read().split()[:3]}
+    res = {s: {ld: {} for ld in loads} for s in SERVERS}
+    cmds = {}
+    qs = nginx = None
+    try:
+        qs = R.Server(dict(id="qsh2", kind="quicsteer", workers=2, steering="kernel"),
+                      env).start()
+        nginx = C.Nginx(env, NGINX_CONF, tag="nginx-h2", cert=env.cert, key=env.key,
+                        www=env.www)
+        cmds["quicsteer"] = " ".join(qs.cmd)
+        cmds["nginx"] = " ".join(nginx.cmd) + "  (config: NGINX_CONF in bench/h2.py)"
+        ports = {"qs": qs.port, "nginx": nginx.port}
+        pids = {"qs": qs.pid, "nginx": nginx.pid}
+        for s in SERVERS:
+            check_content(env, ports[s], LABEL[s])
+            for ld in loads:  # warm-up: file caches, connections' first use
+                C.h2load(LOADS[ld][2] + ["-t", "1", "-D", "1",
+                                         url_of(ports[s], LOADS[ld][1])], timeout=60)
+        ciphers = set()
+        for r in range(args.rounds):
+            for ld in loads:
+                for s in (SERVERS if r % 2 == 0 else SERVERS[::-1]):
+                    R.log("h2 round %d/%d: %s %s" % (r + 1, args.rounds, ld, s))
+                    d, cmd = measure(pids[s], ports[s], ld, args.duration)
+                    ciphers.add(d.pop("cipher"))
+                    cmds["h2load " + ld] = " ".join(cmd).replace(str(ports[s]), "PORT")
+                    for k, v in d.items():
+                        res[s][ld].setdefault(k, []).append(v)
+    finally:
+        if qs:
+            qs.stop()
+        if nginx:
+            nginx.stop()
+        R.kill_all()
+    other = [v for s in SERVERS for ld in loads for v in res[s][ld]["other_cores"]]
+    meta.update(ciphers=sorted(ciphers), other_med="%.2f" % R.med(other),
+                other_span="%.2f–%.2f" % (min(other), max(other)))
+    md = report(meta, res, cmds)
+    print(md)
+    if args.no_write:
+        return 0
+    os.makedirs(R.CHARTS, exist_ok=True)
+    with open(OUT_MD, "w") as f:
+        f.write(md)
+    with open(OUT_JSON, "w") as f:
+        json.dump({"meta": meta, "results": res, "commands": cmds}, f, indent=1)
+    R.splice_section(R.H2_HEAD)
+    R.log("wrote %s, %s and its section of BENCHMARKS.md" % (OUT_MD, OUT_JSON))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        R.kill_all()
+        sys.exit(130)
