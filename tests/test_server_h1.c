@@ -167,8 +167,40 @@ static void test_fields_bound(void **state) {
   qs_fields_free(&fs);
 }
 
+/* a buffer written while it drains (a long response through c->out)
+ * stays bounded and keeps its octets in order, whether the writer tops it
+ * up after every drop or only once less than a record is left */
+static void test_buf_bounded(void **state) {
+  uint8_t frame[16393];
+  (void)state;
+  for (int low = 0; low < 2; low++) {
+    struct qs_buf b = {0};
+    size_t in = 0, out = 0, maxcap = 0;
+    while (out < 20u * 1024 * 1024) {
+      if (!low || qs_buf_pending(&b) < 16384)
+        while (qs_buf_pending(&b) < 65536) {
+          for (size_t i = 0; i < sizeof frame; i++)
+            frame[i] = (uint8_t)((in + i) * 7 / 3);
+          assert_int_equal(qs_buf_add(&b, frame, sizeof frame), 0);
+          in += sizeof frame;
+        }
+      size_t n = qs_buf_pending(&b) < 16384 ? qs_buf_pending(&b) : 16384;
+      for (size_t i = 0; i < n; i += 1021)
+        assert_int_equal(b.p[b.off + i], (uint8_t)((out + i) * 7 / 3));
+      qs_buf_drop(&b, n);
+      out += n;
+      if (b.cap > maxcap)
+        maxcap = b.cap;
+    }
+    /* at most 65536 + 16393 pending: a few times that, not the 20 MiB */
+    assert_true(maxcap <= 4 * (65536 + 16393));
+    qs_buf_free(&b);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_buf_bounded),
       cmocka_unit_test(test_mapping),
       cmocka_unit_test(test_framing),
       cmocka_unit_test(test_hop_by_hop),

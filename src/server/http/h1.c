@@ -10,14 +10,23 @@
 #include <string.h>
 #include <strings.h>
 
+static void compact(struct qs_buf *b) {
+  memmove(b->p, b->p + b->off, b->len - b->off);
+  b->len -= b->off;
+  b->off = 0;
+}
+
 int qs_buf_add(struct qs_buf *b, const void *data, size_t n) {
   if (n == 0)
     return 0; /* b->p may be NULL yet: no arithmetic on it */
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 1024;
     uint8_t *p;
-    if (b->off && b->off == b->len)
-      b->off = b->len = 0;
+    /* a buffer written while it drains (a long response) must not grow
+     * with what went through it: move the pending octets to the front
+     * when that copies no more than was consumed */
+    if (b->off && b->len - b->off <= b->off)
+      compact(b);
     while (cap < b->len + n)
       cap *= 2;
     if (cap > b->cap) {
@@ -54,6 +63,8 @@ void qs_buf_drop(struct qs_buf *b, size_t n) {
   b->off += n;
   if (b->off >= b->len)
     b->off = b->len = 0;
+  else if (b->len - b->off <= b->off / 8)
+    compact(b); /* a short tail: cheap to move, and the space is reused */
 }
 
 static int name_is(const char *name, size_t len, const char *lit) {

@@ -21,7 +21,11 @@ int qs_buf_add(struct qs_buf *b, const void *data, size_t n);
 int qs_buf_addf(struct qs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void qs_buf_free(struct qs_buf *b);
 static inline size_t qs_buf_pending(const struct qs_buf *b) { return b->len - b->off; }
-/* qs_buf_drop forgets |n| pending octets (compacting when empty) */
+/* qs_buf_drop forgets |n| pending octets.  The pending octets move to the
+ * front when few are left (at most an eighth of those dropped before
+ * them), or when an add would otherwise grow the buffer and they are no
+ * more than those dropped: a buffer written while it drains stays within
+ * a few times its largest pending size. */
 void qs_buf_drop(struct qs_buf *b, size_t n);
 
 enum qs_h1_framing {

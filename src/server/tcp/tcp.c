@@ -95,7 +95,10 @@ static void conn_free(struct qs_tcp_conn *c) {
 static int conn_write(struct qs_tcp_conn *c) {
   for (;;) {
     ssize_t n;
-    if (c->proto && !c->closing && qs_buf_pending(&c->out) < QS_TCP_OUT_HIGH &&
+    /* the front adds more (up to QS_TCP_OUT_HIGH) once less than a record
+     * is left: what it gave goes out in full records, and the short tail
+     * left is cheap to move to the buffer's front (qs_buf_drop) */
+    if (c->proto && !c->closing && qs_buf_pending(&c->out) < QS_TCP_RECORD &&
         c->proto->send(c) != 0)
       return -1;
     if (!qs_buf_pending(&c->out))

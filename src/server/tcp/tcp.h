@@ -9,7 +9,8 @@
  * has into c->out (send, called whenever the connection is run) and says
  * when it has nothing in flight (idle: the keep-alive timer runs, a drain
  * closes it).  Output is bounded: a front produces more only while
- * c->out holds less than QS_TCP_OUT_HIGH octets.
+ * c->out holds less than QS_TCP_OUT_HIGH octets (and is asked to once
+ * less than a TLS record's worth is left).
  *
  * Limits: the TLS handshake must complete within conf->handshake_timeout,
  * an idle connection is closed after conf->idle_timeout, a worker holds at
