@@ -47,43 +47,73 @@ static void stream_free(struct h2c *h, struct h2s *st) {
 
 /* ---- the front's side of the request model (req.h) ---- */
 
+/* the body octets of the next DATA frame: counted here, copied once, by
+ * send_data, from the handler's buffers into c->out (no frame buffer of
+ * nghttp2's in between) */
 static ssize_t read_data(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *src, void *ud) {
   struct h2s *st = src->ptr;
-  size_t done = 0;
+  size_t avail = 0;
   (void)s;
   (void)id;
+  (void)buf;
   (void)ud;
-  while (done < length) {
-    if (st->iv == st->nv) {
-      if (st->eof)
-        break;
-      st->iv = 0;
-      st->nv = qs_req_pull(st->r, st->v, QS_H2_VECS, &st->eof);
-      if (st->nv < 0) {
-        st->nv = 0;
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
-      }
-      if (st->nv == 0 && !st->eof)
-        break;
-      continue;
-    }
+  while (st->iv < st->nv && st->v[st->iv].len == 0)
+    st->iv++;
+  if (st->iv) { /* what send_data copied: free its slots */
+    memmove(st->v, st->v + st->iv, (size_t)(st->nv - st->iv) * sizeof st->v[0]);
+    st->nv -= st->iv;
+    st->iv = 0;
+  }
+  for (int i = 0; i < st->nv; i++)
+    avail += st->v[i].len;
+  /* a full frame if the handler has it (pulled octets stay valid until
+   * acked, so more may be pulled behind them) */
+  while (avail < length && !st->eof && st->nv < QS_H2_VECS) {
+    int n = qs_req_pull(st->r, st->v + st->nv, (size_t)(QS_H2_VECS - st->nv), &st->eof);
+    if (n < 0)
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    if (n == 0)
+      break;
+    for (int i = st->nv; i < st->nv + n; i++)
+      avail += st->v[i].len;
+    st->nv += n;
+  }
+  if (avail > length)
+    avail = length;
+  else if (st->eof)
+    *flags |= NGHTTP2_DATA_FLAG_EOF; /* this frame takes all that is left */
+  if (avail)
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  else if (!st->eof)
+    return NGHTTP2_ERR_DEFERRED; /* qs_req_resume follows */
+  return (ssize_t)avail;
+}
+
+static int send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
+                     size_t length, nghttp2_data_source *src, void *ud) {
+  struct h2s *st = src->ptr;
+  struct qs_tcp_conn *c = ((struct h2c *)ud)->c;
+  size_t left = length;
+  (void)s;
+  (void)f; /* no padding: no select_padding callback */
+  if (qs_buf_add(&c->out, framehd, 9) != 0)
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  while (left) {
     struct qs_vec *v = &st->v[st->iv];
-    size_t n = v->len < length - done ? v->len : length - done;
-    memcpy(buf + done, v->base, n);
+    size_t n = v->len < left ? v->len : left;
+    if (qs_buf_add(&c->out, v->base, n) != 0)
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
     v->base += n;
     v->len -= n;
-    done += n;
+    left -= n;
     if (v->len == 0)
       st->iv++;
   }
-  if (done)
-    qs_req_acked(st->r, done); /* copied into the frame */
-  if (st->eof && st->iv == st->nv)
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-  else if (!done)
-    return NGHTTP2_ERR_DEFERRED; /* qs_req_resume follows */
-  return (ssize_t)done;
+  qs_req_acked(st->r, length); /* copied into the frame */
+  /* frames sent this way return nothing from mem_send: stop it at the
+   * output bound (h2_send) */
+  return qs_buf_pending(&c->out) >= QS_TCP_OUT_HIGH ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 static int front_respond(struct qs_req *r) {
@@ -271,6 +301,7 @@ static int h2_start(struct qs_tcp_conn *c) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, send_data);
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cbs);
     return -1;
