@@ -14,21 +14,34 @@ NGINX = "/usr/sbin/nginx"
 H2LOAD = "/usr/bin/h2load"
 
 
-def tree_cpu(pid):
-    """CPU seconds of |pid| (all its threads) and of its child processes
-    (nginx's workers)."""
-    total = 0.0
+def tree_sum(pid, f):
+    """f(p) summed over |pid| and its child processes (nginx's workers)."""
+    total = 0
     try:
-        total += R.cpu_seconds(pid)
+        total += f(pid)
         kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
     except OSError:
         return total
     for k in kids:
         try:
-            total += R.cpu_seconds(int(k))
+            total += f(int(k))
         except OSError:
             pass
     return total
+
+
+def tree_cpu(pid):
+    """CPU seconds of |pid| (all its threads) and of its child processes."""
+    return tree_sum(pid, R.cpu_seconds)
+
+
+def hwm_kb(pid):
+    """Peak resident set (VmHWM) of |pid|, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def nginx_version():

@@ -33,6 +33,7 @@ BENCHMARKS.md as its section "HTTP/2 and HTTP/1.1 over TCP, against nginx"
 """
 import argparse
 import atexit
+import copy
 import datetime
 import hashlib
 import json
@@ -57,8 +58,7 @@ LOADS = {
     "h1-1k": ("http/1.1", "1k.bin", ["--h1", "-c", "64", "-m", "1"], 64),
     "h1-100k": ("http/1.1", "100k.bin", ["--h1", "-c", "64", "-m", "1"], 64),
 }
-SERVERS = ("qs", "nginx")
-LABEL = {"qs": "quicsteer", "nginx": "nginx"}
+LABEL = {"qs": "quicsteer", "nginx": "nginx", "base": "quicsteer baseline"}
 NGINX_CONF = """
 daemon off;
 master_process on;
@@ -167,8 +167,11 @@ def report(meta, res, cmds):
       "%s of a CPU during the runs, median %s): h2load's one thread takes most of one vCPU, "
       "so requests/s are what each server reaches next to that client, and server CPU per "
       "request is the figure that compares the servers' own work. Server CPU counts every "
-      "thread of quicsteer-server, and nginx's master and workers."
-      % (meta["other_span"], meta["other_med"]))
+      "thread of quicsteer-server, and nginx's master and workers. Peak resident memory "
+      "over the whole run (VmHWM; nginx: master and workers added): quicsteer %.1f MiB, "
+      "nginx %.1f MiB."
+      % (meta["other_span"], meta["other_med"], meta["peak_rss_mib"]["qs"],
+         meta["peak_rss_mib"]["nginx"]))
     w("")
     w("| load (h2load) | requests/s quicsteer | nginx | quicsteer / nginx "
       "| server CPU µs/request quicsteer | nginx | quicsteer / nginx "
@@ -202,6 +205,21 @@ def report(meta, res, cmds):
     return "\n".join(L) + "\n"
 
 
+def compare(res, other, what):
+    """quicsteer against another build of it, per load (medians)."""
+    L = ["quicsteer (this tree) against `%s`, same rounds:" % what, "",
+         "| load | requests/s this / other | ratio | server CPU µs/request this / other "
+         "| ratio |", "|---|---:|---:|---:|---:|"]
+    for load in res["qs"]:
+        q, o = res["qs"][load], res[other][load]
+        rq, ro = R.med(q["rps"]), R.med(o["rps"])
+        cq, co = R.med(q["server_us"]), R.med(o["server_us"])
+        L.append("| %s | %s / %s | %s | %s / %s | %s |" % (
+            load, fmt(rq), fmt(ro), fmt(R.ratio(rq, ro), "%.3fx"), fmt(cq, "%.1f"),
+            fmt(co, "%.1f"), fmt(R.ratio(cq, co), "%.3fx")))
+    return "\n".join(L) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -210,6 +228,9 @@ def main():
     ap.add_argument("--only", help="comma-separated loads of: " + ",".join(LOADS))
     ap.add_argument("--no-write", action="store_true",
                     help="print only (for measuring a change), do not write the section")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another quicsteer-server build run as a third server, in the same "
+                    "rounds (for measuring a change; implies --no-write)")
     args = ap.parse_args()
     loads = args.only.split(",") if args.only else list(LOADS)
     if any(x not in LOADS for x in loads):
@@ -231,19 +252,27 @@ def main():
             "rounds": args.rounds, "duration": args.duration, "nginx": C.nginx_version(),
             "h2load": h2v.split()[-1] if h2v else "?",
             "load_before": open("/proc/loadavg").read().split()[:3]}
-    res = {s: {ld: {} for ld in loads} for s in SERVERS}
+    servers = ["qs", "nginx"] + (["base"] if args.baseline else [])
+    res = {s: {ld: {} for ld in loads} for s in servers}
     cmds = {}
-    qs = nginx = None
+    qs = nginx = base = None
     try:
         qs = R.Server(dict(id="qsh2", kind="quicsteer", workers=2, steering="kernel"),
                       env).start()
+        if args.baseline:
+            benv = copy.copy(env)
+            benv.server_bin = os.path.abspath(args.baseline)
+            base = R.Server(dict(id="qsh2base", kind="quicsteer", workers=2,
+                                 steering="kernel"), benv).start()
         nginx = C.Nginx(env, NGINX_CONF, tag="nginx-h2", cert=env.cert, key=env.key,
                         www=env.www)
         cmds["quicsteer"] = " ".join(qs.cmd)
         cmds["nginx"] = " ".join(nginx.cmd) + "  (config: NGINX_CONF in bench/h2.py)"
         ports = {"qs": qs.port, "nginx": nginx.port}
         pids = {"qs": qs.pid, "nginx": nginx.pid}
-        for s in SERVERS:
+        if base:
+            ports["base"], pids["base"] = base.port, base.pid
+        for s in servers:
             check_content(env, ports[s], LABEL[s])
             for ld in loads:  # warm-up: file caches, connections' first use
                 C.h2load(LOADS[ld][2] + ["-t", "1", "-D", "1",
@@ -251,25 +280,29 @@ def main():
         ciphers = set()
         for r in range(args.rounds):
             for ld in loads:
-                for s in (SERVERS if r % 2 == 0 else SERVERS[::-1]):
+                for s in (servers if r % 2 == 0 else servers[::-1]):
                     R.log("h2 round %d/%d: %s %s" % (r + 1, args.rounds, ld, s))
                     d, cmd = measure(pids[s], ports[s], ld, args.duration)
                     ciphers.add(d.pop("cipher"))
                     cmds["h2load " + ld] = " ".join(cmd).replace(str(ports[s]), "PORT")
                     for k, v in d.items():
                         res[s][ld].setdefault(k, []).append(v)
+        meta["peak_rss_mib"] = {s: C.tree_sum(pids[s], C.hwm_kb) / 1024 for s in servers}
     finally:
-        if qs:
-            qs.stop()
+        for q in (qs, base):
+            if q:
+                q.stop()
         if nginx:
             nginx.stop()
         R.kill_all()
-    other = [v for s in SERVERS for ld in loads for v in res[s][ld]["other_cores"]]
+    other = [v for s in servers for ld in loads for v in res[s][ld]["other_cores"]]
     meta.update(ciphers=sorted(ciphers), other_med="%.2f" % R.med(other),
                 other_span="%.2f–%.2f" % (min(other), max(other)))
     md = report(meta, res, cmds)
     print(md)
-    if args.no_write:
+    if base:
+        print(compare(res, "base", args.baseline))
+    if args.no_write or base:
         return 0
     os.makedirs(R.CHARTS, exist_ok=True)
     with open(OUT_MD, "w") as f:
