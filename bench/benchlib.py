@@ -145,20 +145,25 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def tree_cpu(pid):
-    """CPU seconds of |pid| and of its child processes (nginx's workers)."""
-    total = 0.0
+def tree_sum(pid, f):
+    """f(p) added over |pid| and its child processes (nginx's workers)."""
+    total = 0
     try:
-        total += cpu_seconds(pid)
+        total += f(pid)
         kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
     except OSError:
         return total
     for k in kids:
         try:
-            total += cpu_seconds(int(k))
+            total += f(int(k))
         except OSError:
             pass
     return total
+
+
+def tree_cpu(pid):
+    """CPU seconds of |pid| and of its child processes (nginx's workers)."""
+    return tree_sum(pid, cpu_seconds)
 
 
 def status_kb(pid, field):

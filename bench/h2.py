@@ -29,25 +29,21 @@ Otherwise the script stops without writing anything.
 
 The result is written to bench/charts/h2.md and h2.json and spliced into
 BENCHMARKS.md as its section "HTTP/2 and HTTP/1.1 over TCP, against nginx"
-(bench/run.py keeps it).  Python 3 standard library only.
+(bench/run.py keeps it).  Python 3 standard library only; helpers from
+bench/benchlib.py, bench/run.py (quicsteer-server) and bench/nginx.py.
 """
 import argparse
-import atexit
 import copy
-import datetime
 import hashlib
-import json
 import os
-import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common as C  # noqa: E402
+import benchlib as B  # noqa: E402
+import nginx as N  # noqa: E402
 import run as R  # noqa: E402
 
-OUT_MD = os.path.join(R.CHARTS, "h2.md")
-OUT_JSON = os.path.join(R.CHARTS, "h2.json")
 CURL = "/usr/bin/curl"
 FILES = {"1k.bin": 1024, "100k.bin": 100 * 1024, "10M.bin": 10 * 1024 * 1024}
 # id -> (protocol h2load must negotiate, file, h2load arguments, requests in flight)
@@ -132,10 +128,10 @@ def check_run(d, proto, size, inflight):
 
 def measure(pid, port, load, dur):
     proto, path, args, inflight = LOADS[load]
-    s0, b0 = C.tree_cpu(pid), R.machine_busy()
-    d, ccpu, cmd = C.h2load(args + ["-t", "1", "-D", str(dur), url_of(port, path)],
+    s0, b0 = B.tree_cpu(pid), R.machine_busy()
+    d, ccpu, cmd = N.h2load(args + ["-t", "1", "-D", str(dur), url_of(port, path)],
                             timeout=dur + 60)
-    s1, b1 = C.tree_cpu(pid), R.machine_busy()
+    s1, b1 = B.tree_cpu(pid), R.machine_busy()
     bad = check_run(d, proto, FILES[path], inflight)
     if bad:
         raise RuntimeError("%s: %s: %s\n%s" % (" ".join(cmd), load, bad, d["tail"]))
@@ -158,7 +154,7 @@ def report(meta, res, cmds):
       "(`scripts/dev-cert.sh`, ECDSA P-256), TLS 1.3 (cipher: %s), access logs off, keep-alive "
       "idle timeout 30 s on both; nginx with `open_file_cache` (its counterpart of quicsteer's "
       "small-file cache: no open/fstat/close per request). h2load %s, one thread, `-D %d` per run; %d rounds, "
-      "interleaved (per load quicsteer then nginx, the other way in the next round); medians."
+      "interleaved (per load quicsteer then nginx, nginx first in the next round); medians."
       % (meta["date"], meta["git"], meta["command"], " ".join(meta["load_before"]),
          meta["nginx"], ", ".join(sorted(meta["ciphers"])), meta["h2load"], meta["duration"],
          meta["rounds"]))
@@ -235,23 +231,15 @@ def main():
     loads = args.only.split(",") if args.only else list(LOADS)
     if any(x not in LOADS for x in loads):
         ap.error("--only: loads are " + ",".join(LOADS))
-    signal.signal(signal.SIGTERM, R.on_signal)
-    signal.signal(signal.SIGINT, R.on_signal)
-    atexit.register(R.kill_all)
-    env = R.bench_env(args.build, "bench-h2", ["quicsteer-server"])
+    rc = B.need_root("BPF steering")
+    if rc:
+        return rc
+    env = B.bench_env(args.build, "bench-h2", ["quicsteer-server"])
     for path, size in FILES.items():
-        p = os.path.join(env.www, path)
-        if not os.path.exists(p) or os.path.getsize(p) != size:
-            with open(p, "wb") as f:
-                f.write(os.urandom(size))
-    git = subprocess.run(["git", "-C", R.TOP, "describe", "--always", "--dirty"],
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    h2v = subprocess.run([C.H2LOAD, "--version"], stdout=subprocess.PIPE, text=True).stdout
-    meta = {"command": ("python3 bench/h2.py " + " ".join(sys.argv[1:])).strip(),
-            "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), "git": git,
-            "rounds": args.rounds, "duration": args.duration, "nginx": C.nginx_version(),
-            "h2load": h2v.split()[-1] if h2v else "?",
-            "load_before": open("/proc/loadavg").read().split()[:3]}
+        B.random_file(os.path.join(env.www, path), size)
+    h2v = subprocess.run([N.H2LOAD, "--version"], stdout=subprocess.PIPE, text=True).stdout
+    meta = B.run_meta(rounds=args.rounds, duration=args.duration, nginx=N.nginx_version(),
+                      h2load=h2v.split()[-1] if h2v else "?")
     servers = ["qs", "nginx"] + (["base"] if args.baseline else [])
     res = {s: {ld: {} for ld in loads} for s in servers}
     cmds = {}
@@ -264,7 +252,7 @@ def main():
             benv.server_bin = os.path.abspath(args.baseline)
             base = R.Server(dict(id="qsh2base", kind="quicsteer", workers=2,
                                  steering="kernel"), benv).start()
-        nginx = C.Nginx(env, NGINX_CONF, tag="nginx-h2", cert=env.cert, key=env.key,
+        nginx = N.Nginx(env, NGINX_CONF, tag="nginx-h2", cert=env.cert, key=env.key,
                         www=env.www)
         cmds["quicsteer"] = " ".join(qs.cmd)
         cmds["nginx"] = " ".join(nginx.cmd) + "  (config: NGINX_CONF in bench/h2.py)"
@@ -275,26 +263,27 @@ def main():
         for s in servers:
             check_content(env, ports[s], LABEL[s])
             for ld in loads:  # warm-up: file caches, connections' first use
-                C.h2load(LOADS[ld][2] + ["-t", "1", "-D", "1",
+                N.h2load(LOADS[ld][2] + ["-t", "1", "-D", "1",
                                          url_of(ports[s], LOADS[ld][1])], timeout=60)
         ciphers = set()
         for r in range(args.rounds):
             for ld in loads:
-                for s in (servers if r % 2 == 0 else servers[::-1]):
+                for s in B.rotated(servers, r):
                     R.log("h2 round %d/%d: %s %s" % (r + 1, args.rounds, ld, s))
                     d, cmd = measure(pids[s], ports[s], ld, args.duration)
                     ciphers.add(d.pop("cipher"))
                     cmds["h2load " + ld] = " ".join(cmd).replace(str(ports[s]), "PORT")
                     for k, v in d.items():
                         res[s][ld].setdefault(k, []).append(v)
-        meta["peak_rss_mib"] = {s: C.tree_sum(pids[s], C.hwm_kb) / 1024 for s in servers}
+        meta["peak_rss_mib"] = {s: B.tree_sum(pids[s], lambda p: B.status_kb(p, "VmHWM"))
+                                / 1024 for s in servers}
     finally:
         for q in (qs, base):
             if q:
                 q.stop()
         if nginx:
             nginx.stop()
-        R.kill_all()
+        B.kill_all()
     other = [v for s in servers for ld in loads for v in res[s][ld]["other_cores"]]
     meta.update(ciphers=sorted(ciphers), other_med="%.2f" % R.med(other),
                 other_span="%.2f–%.2f" % (min(other), max(other)))
@@ -304,19 +293,9 @@ def main():
         print(compare(res, "base", args.baseline))
     if args.no_write or base:
         return 0
-    os.makedirs(R.CHARTS, exist_ok=True)
-    with open(OUT_MD, "w") as f:
-        f.write(md)
-    with open(OUT_JSON, "w") as f:
-        json.dump({"meta": meta, "results": res, "commands": cmds}, f, indent=1)
-    R.splice_section(R.H2_HEAD)
-    R.log("wrote %s, %s and its section of BENCHMARKS.md" % (OUT_MD, OUT_JSON))
+    R.save_section(R.H2_HEAD, md, {"meta": meta, "results": res, "commands": cmds})
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        R.kill_all()
-        sys.exit(130)
+    B.main_run(main)

@@ -21,22 +21,20 @@ interleaved and each figure is the median over them.  The result is
 written to bench/charts/proxy.md and proxy.json and spliced into
 BENCHMARKS.md as its section "Reverse proxy" (bench/run.py keeps it when it
 regenerates the rest).  Python 3 standard library only; the server and
-client helpers are bench/run.py's.
+client helpers are bench/run.py's, nginx and h2load bench/nginx.py's.
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
+import nginx as N  # noqa: E402
 import run as R  # noqa: E402
 
 CADDY_PROXY = os.path.join(R.BENCH, "caddy", "proxy.json.in")
-NGINX = "/usr/sbin/nginx"
-H2LOAD = "/usr/bin/h2load"
 SIZES = (("1k.bin", 1024), ("100k.bin", 100 * 1024))
 INFLIGHT = (16, 4)  # connections x requests in flight on each
 NGINX_CONF = """
@@ -63,30 +61,6 @@ http {{
   }}
 }}
 """
-
-
-class Nginx:
-    def __init__(self, env):
-        self.env = env
-        self.port = R.free_port()
-        conf = os.path.join(env.work, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(work=env.work, port=self.port, www=env.www))
-        self.cmd = [NGINX, "-p", env.work, "-c", conf, "-e",
-                    os.path.join(env.work, "nginx-error.log")]
-        self.proc = R.spawn(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        import socket
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start")
-
-    def stop(self):
-        R.kill_group(self.proc)
 
 
 class CaddyProxy:
@@ -129,9 +103,9 @@ class CaddyProxy:
 def h3_run(env, front_pid, nginx, url, size, dur):
     """quicsteer-load against |url|: its JSON plus both sides' CPU."""
     args = ["-c", str(INFLIGHT[0]), "-m", str(INFLIGHT[1]), "-D", str(dur)]
-    f0, n0 = B.tree_cpu(front_pid), B.tree_cpu(nginx.proc.pid)
+    f0, n0 = B.tree_cpu(front_pid), B.tree_cpu(nginx.pid)
     doc, ccpu, cmd = R.load(env, [url], args, timeout=dur + 60)
-    f1, n1 = B.tree_cpu(front_pid), B.tree_cpu(nginx.proc.pid)
+    f1, n1 = B.tree_cpu(front_pid), B.tree_cpu(nginx.pid)
     ok = doc["requests"]["ok"]
     bad = doc["requests"]["failed"] or doc["body_bytes"] != ok * size
     return {"rps": doc["requests_per_s"], "p50_ms": doc["latency_us"]["p50"] / 1000,
@@ -146,27 +120,16 @@ def h3_run(env, front_pid, nginx, url, size, dur):
 def h1_run(env, nginx, path, size, dur):
     """h2load over HTTP/1.1 straight to nginx, as many requests in flight."""
     url = "http://127.0.0.1:%d/%s" % (nginx.port, path)
-    cmd = [H2LOAD, "--h1", "-c", str(INFLIGHT[0] * INFLIGHT[1]), "-m", "1", "-t", "1",
-           "-D", str(max(1, int(dur))), url]
-    n0, c0 = B.tree_cpu(nginx.proc.pid), R.children_cpu()
-    p = R.run(cmd, timeout=dur + 60)
-    n1, c1 = B.tree_cpu(nginx.proc.pid), R.children_cpu()
-    out = p.stdout
-    m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
-    done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", out)
-    lat = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", out)
-    ok = int(done.group(4)) if done else 0
-
-    def ms(v):
-        return float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 \
-            if v.endswith("us") else float(v[:-1]) * 1000
-
-    return {"rps": float(m.group(2)) if m else None,
-            "mean_ms": ms(lat.group(3)) if lat else None,
+    n0 = B.tree_cpu(nginx.pid)
+    d, ccpu, cmd = N.h2load(["--h1", "-c", str(INFLIGHT[0] * INFLIGHT[1]), "-m", "1", "-t", "1",
+                             "-D", str(max(1, int(dur))), url], timeout=dur + 60)
+    n1 = B.tree_cpu(nginx.pid)
+    ok = d["succeeded"] or 0
+    return {"rps": d["rps"], "mean_ms": d["mean_ms"],
             "nginx_us": (n1 - n0) / ok * 1e6 if ok else None,
-            "client_us": (c1 - c0) / ok * 1e6 if ok else None,
-            "fails": [] if ok and done and int(done.group(1)) >= ok else
-            ["h2load: %s" % out[-300:]]}, " ".join(cmd)
+            "client_us": ccpu / ok * 1e6 if ok else None,
+            "fails": [] if ok and d["total"] >= ok else
+            ["h2load: %s" % d["tail"][-300:]]}, " ".join(cmd)
 
 
 def fmt(v, spec="%.0f"):
@@ -234,13 +197,12 @@ def main():
     env = B.bench_env(args.build, "bench-proxy", ["quicsteer-server", "quicsteer-load"])
     for path, size in SIZES:
         B.random_file(os.path.join(env.www, path), size)
-    nginx_v = subprocess.run([NGINX, "-v"], stderr=subprocess.PIPE, text=True).stderr.strip()
-    meta = B.run_meta(rounds=args.rounds, duration=args.duration, nginx=nginx_v.split("/")[-1])
+    meta = B.run_meta(rounds=args.rounds, duration=args.duration, nginx=N.nginx_version())
     cfgs = ["qs", "nginx"] + ([] if args.no_caddy or not os.access(R.CADDY, os.X_OK)
                               else ["caddy"])
     res = {c: {p: {} for p, _ in SIZES} for c in cfgs}
     cmds = {}
-    nginx = Nginx(env)
+    nginx = N.Nginx(env, NGINX_CONF, www=env.www)
     cmds["nginx"] = " ".join(nginx.cmd)
     try:
         for r in range(args.rounds):
@@ -263,7 +225,7 @@ def main():
                     for path, size in SIZES:
                         out = res[cfg][path]
                         if cfg == "nginx":
-                            R.run([H2LOAD, "--h1", "-c", "16", "-n", "2000",
+                            R.run([N.H2LOAD, "--h1", "-c", "16", "-n", "2000",
                                    "http://127.0.0.1:%d/%s" % (nginx.port, path)], timeout=60)
                             d, cmd = h1_run(env, nginx, path, size, args.duration)
                             cmds["h2load " + path] = cmd

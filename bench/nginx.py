@@ -1,6 +1,6 @@
-"""bench/common.py: what bench/proxy.py and bench/h2.py share beyond
-bench/run.py's process helpers: CPU of a process tree, Debian's nginx run
-from a config of our own in the work directory, and h2load run and read.
+"""bench/nginx.py: Debian's nginx run from a config of our own in the work
+directory, and h2load run and read: what bench/proxy.py and bench/h2.py
+share beyond bench/benchlib.py.
 """
 import os
 import re
@@ -8,40 +8,11 @@ import socket
 import subprocess
 import time
 
+import benchlib as B
 import run as R
 
 NGINX = "/usr/sbin/nginx"
 H2LOAD = "/usr/bin/h2load"
-
-
-def tree_sum(pid, f):
-    """f(p) summed over |pid| and its child processes (nginx's workers)."""
-    total = 0
-    try:
-        total += f(pid)
-        kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
-    except OSError:
-        return total
-    for k in kids:
-        try:
-            total += f(int(k))
-        except OSError:
-            pass
-    return total
-
-
-def tree_cpu(pid):
-    """CPU seconds of |pid| (all its threads) and of its child processes."""
-    return tree_sum(pid, R.cpu_seconds)
-
-
-def hwm_kb(pid):
-    """Peak resident set (VmHWM) of |pid|, KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def nginx_version():
@@ -61,7 +32,7 @@ class Nginx:
             f.write(conf.format(work=env.work, port=self.port, **kw))
         err = os.path.join(env.work, tag + "-error.log")
         self.cmd = [NGINX, "-p", env.work, "-c", path, "-e", err]
-        self.proc = R.spawn(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = B.spawn(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -79,7 +50,7 @@ class Nginx:
         return self.proc.pid
 
     def stop(self):
-        R.kill_group(self.proc)
+        B.kill_group(self.proc)
 
 
 def _ms(v):
@@ -120,7 +91,7 @@ def h2load(args, timeout):
     """Runs `h2load ARGS`; returns (figures, client CPU seconds, command)."""
     cmd = [H2LOAD] + args
     c0 = R.children_cpu()
-    p = R.run(cmd, timeout=timeout)
+    p = B.run(cmd, timeout=timeout)
     d = h2load_parse(p.stdout)
     d["tail"] = (p.stdout + p.stderr)[-400:]
     return d, R.children_cpu() - c0, cmd
