@@ -243,3 +243,9 @@ def run_meta(**extra):
             "git": git_rev(), "load_before": load_avg()}
     meta.update(extra)
     return meta
+
+
+def commands_md(cmds):
+    """The Markdown lines of a report's command list: a fenced block,
+    "NAME: COMMAND" per entry of the dict |cmds|, sorted by name."""
+    return ["```"] + ["%s: %s" % (k, cmds[k]) for k in sorted(cmds)] + ["```"]

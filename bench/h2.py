@@ -194,10 +194,7 @@ def report(meta, res, cmds):
     w("")
     w("Commands (`PORT`: the server's; quicsteer's TCP front is on its QUIC port):")
     w("")
-    w("```")
-    for k in sorted(cmds):
-        w("%s: %s" % (k, cmds[k]))
-    w("```")
+    L.extend(B.commands_md(cmds))
     return "\n".join(L) + "\n"
 
 

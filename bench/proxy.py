@@ -180,10 +180,7 @@ def report(meta, res, cmds):
     w("")
     w("Commands:")
     w("")
-    w("```")
-    for k in sorted(cmds):
-        w("%s: %s" % (k, cmds[k]))
-    w("```")
+    L.extend(B.commands_md(cmds))
     return "\n".join(L) + "\n"
 
 
