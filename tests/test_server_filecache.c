@@ -17,11 +17,13 @@
 #include "encoding.h"
 #include "filecache.h"
 #include "http.h"
+#include "quicsteer/wstats.h"
 
 #define S (1000000000ULL)
 
 static char dir[] = "/tmp/qs-fc-XXXXXX";
 static struct qs_docroot root;
+static struct qs_wstats wst;
 
 static void write_file(const char *name, const char *body, size_t len) {
   char p[256];
@@ -158,7 +160,9 @@ static void test_siblings(void **state) {
   snprintf(p, sizeof p, "%s/t.txt.gz", dir);
   assert_int_equal(mkdir(p, 0755), 0);
   qs_filecache_init(&fc);
+  fc.st = &wst;
   e = get(&fc, "/s.js", 10 * S, 200);
+  assert_int_equal(wst.http_sibling_stale, 1);
   assert_int_equal(e->sibs, QS_ENC_BIT(QS_ENC_BR));
   assert_int_equal(e->stale, QS_ENC_BIT(QS_ENC_GZIP));
   assert_string_equal(e->ctype, "text/javascript; charset=utf-8");
@@ -173,20 +177,25 @@ static void test_siblings(void **state) {
   qs_filecache_release(rep.e);
   qs_filecache_release(rep2.e);
   qs_filecache_release(e);
+  /* rechecked, still stale: not counted again */
+  e = get(&fc, "/s.js", 11 * S + 1, 200);
+  assert_int_equal(e->stale, QS_ENC_BIT(QS_ENC_GZIP));
+  assert_int_equal(wst.http_sibling_stale, 1);
+  qs_filecache_release(e);
   /* the gzip sibling is made fresh: seen at the next check, not before */
   set_mtime("s.js.gz", 1001);
-  e = get(&fc, "/s.js", 10 * S + 2, 200);
+  e = get(&fc, "/s.js", 11 * S + 2, 200);
   assert_int_equal(e->sibs, QS_ENC_BIT(QS_ENC_BR));
   qs_filecache_release(e);
-  e = get(&fc, "/s.js", 12 * S, 200);
+  e = get(&fc, "/s.js", 13 * S, 200);
   assert_int_equal(e->sibs, QS_ENC_BIT(QS_ENC_BR) | QS_ENC_BIT(QS_ENC_GZIP));
   assert_int_equal(e->stale, 0);
   /* a sibling removed since the check: the open says so */
   snprintf(p, sizeof p, "%s/s.js.gz", dir);
   unlink(p);
-  assert_int_equal(qs_filecache_open(&fc, &root, e, QS_ENC_GZIP, 12 * S, &rep), 404);
+  assert_int_equal(qs_filecache_open(&fc, &root, e, QS_ENC_GZIP, 13 * S, &rep), 404);
   qs_filecache_release(e);
-  e = get(&fc, "/t.txt", 12 * S, 200);
+  e = get(&fc, "/t.txt", 13 * S, 200);
   assert_int_equal(e->sibs, 0);
   assert_int_equal(e->stale, 0);
   qs_filecache_release(e);

@@ -197,7 +197,7 @@ class Server:
               "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred", "drop_foreign",
               "http_send_timeout",
               "tcp_conns_open", "tcp_accepted", "tcp_refused", "tcp_handshake_fail",
-              "tcp_handshake_timeout", "tcp_idle_closed")
+              "tcp_handshake_timeout", "tcp_idle_closed", "http_sibling_stale")
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

@@ -15,7 +15,7 @@ Vary on every response of a file with a sibling (identity, HEAD, 304, 206)
 and on none without; ETags distinct per representation, If-None-Match 304
 per representation, Range 206 on the sibling's bytes; curl --compressed
 decodes what it gets back to the original; a stale sibling is ignored;
-/app.js.gz itself is application/gzip without Content-Encoding;
+counted once in http_sibling_stale; /app.js.gz itself is application/gzip without Content-Encoding;
 --no-precompressed serves the file itself.
 """
 import gzip
@@ -203,6 +203,9 @@ def main():
         st, h, body = h3(lbin, srv, "/old.txt", ["accept-encoding: gzip"])
         check(st == 200 and body == b"the new text\n" and "vary" not in h,
               "HTTP/3: a stale sibling is ignored (%s)" % h)
+        check(srv.total("http_sibling_stale") == 1,
+              "the stale old.txt.gz counted once, not per request (%d)" %
+              srv.total("http_sibling_stale"))
     finally:
         srv.stop_and_check()
     srv = Server(binary, tmp, ["--workers", "1", "--no-bpf", "--root", www,

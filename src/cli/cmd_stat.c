@@ -53,6 +53,7 @@ static const struct {
     {"http_header_timeout", offsetof(struct qs_wstats, http_header_timeout), 0},
     {"http_refused_dotfile", offsetof(struct qs_wstats, http_refused_dotfile), 0},
     {"http_refused_special", offsetof(struct qs_wstats, http_refused_special), 0},
+    {"http_sibling_stale", offsetof(struct qs_wstats, http_sibling_stale), 0},
     {"proxy_requests", offsetof(struct qs_wstats, proxy_requests), 0},
     {"proxy_conns_new", offsetof(struct qs_wstats, proxy_conns_new), 0},
     {"proxy_conns_reused", offsetof(struct qs_wstats, proxy_conns_reused), 0},

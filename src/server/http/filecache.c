@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "encoding.h"
+#include "stats.h"
 #include "quicsteer/siphash.h"
 #include "quicsteer/util.h"
 
@@ -124,6 +125,7 @@ static void insert(struct qs_filecache *fc, unsigned i, struct qs_fcentry *n) {
  * two opens per check of a file, none per request */
 static void probe(const struct qs_filecache *fc, const struct qs_docroot *root,
                   struct qs_fcentry *c) {
+  uint8_t known = c->stale; /* counted when first seen stale, not at every check */
   c->sibs = c->stale = 0;
   if (fc->no_siblings)
     return;
@@ -133,9 +135,11 @@ static void probe(const struct qs_filecache *fc, const struct qs_docroot *root,
     if (qs_http_open_rel(root, c->rel, qs_enc_suffix(enc), &fd, &st) != 200)
       continue;
     close(fd);
-    if (mtime_ns(&st) < c->mtime_ns)
+    if (mtime_ns(&st) < c->mtime_ns) {
       c->stale |= (uint8_t)QS_ENC_BIT(enc);
-    else
+      if (fc->st && !(known & QS_ENC_BIT(enc)))
+        QS_STAT_ADD(fc->st, http_sibling_stale, 1);
+    } else
       c->sibs |= (uint8_t)QS_ENC_BIT(enc);
   }
 }

@@ -31,6 +31,8 @@
 
 #include "http.h"
 
+struct qs_wstats;
+
 #define QS_FILECACHE_SLOTS 512                 /* direct-mapped by path hash */
 #define QS_FILECACHE_FILE (256 * 1024)         /* larger files are not cached */
 #define QS_FILECACHE_BYTES (32u * 1024 * 1024) /* per worker */
@@ -59,6 +61,7 @@ struct qs_filecache {
   size_t bytes;
   uint64_t k0, k1;  /* hash key */
   int no_siblings;  /* 1: precompressed siblings are not looked for */
+  struct qs_wstats *st; /* http_sibling_stale; NULL: not counted */
 };
 
 /* a representation to send: bytes in e->data (e a reference for the

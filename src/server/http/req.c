@@ -245,6 +245,7 @@ int qs_http_worker_init(struct qs_http_worker *hw, struct ev_loop *loop, unsigne
   hw->st = st;
   qs_filecache_init(&hw->files);
   hw->files.no_siblings = conf->no_precompressed;
+  hw->files.st = st;
   if (conf->proxy && qs_proxy_worker_new(hw, conf->proxy, &hw->proxy) != 0)
     return -ENOMEM;
   if (loop && (conf->header_timeout > 0 || conf->send_timeout > 0)) {

@@ -120,6 +120,7 @@ static const struct metric metrics[] = {
     M(http_header_timeout, 0, "Requests reset: header section incomplete after the timeout."),
     M(http_refused_dotfile, 0, "Requests refused with 403: a dotfile or dot-directory."),
     M(http_refused_special, 0, "Requests refused with 403: not a regular file."),
+    M(http_sibling_stale, 0, "Precompressed siblings found older than their file, ignored."),
     M(proxy_requests, 0, "Requests routed to an upstream."),
     M(proxy_conns_new, 0, "Upstream connections opened."),
     M(proxy_conns_reused, 0, "Proxied requests sent on a kept-alive upstream connection."),
