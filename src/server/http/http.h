@@ -80,7 +80,8 @@ int qs_http_resolve_rel(const struct qs_docroot *root, const char *path, size_t 
 /* qs_http_open_rel opens |rel| (a name qs_http_resolve_rel gave) with
  * |suffix| appended ("" or a sibling's ".br") under the root, by the same
  * rules: inside the root, a regular file.  Returns 200 with *fd and *st,
- * or the status as qs_http_resolve (404, 403, 414). */
+ * or the status as qs_http_resolve (404, also for a directory of that
+ * name: no index is looked for; 403 with its reason; 414). */
 int qs_http_open_rel(const struct qs_docroot *root, const char *rel, const char *suffix, int *fd,
                      struct stat *st);
 
