@@ -1,7 +1,7 @@
 /* bench_steer: what the steering program costs per datagram, side by side.
  *
  *  1. Inside the program: run_time_ns / run_cnt from the kernel's BPF
- *     statistics (kernel.bpf_stats_enabled=1) for each path (Initial hash,
+ *     statistics (BPF_ENABLE_STATS) for each path (Initial hash,
  *     plaintext CID, single-pass AES CID, four-pass CID), next to a trivial
  *     program that reads one octet, which shows the measuring floor.
  *     Two more rows show what a tight loop hides and real traffic pays: a
@@ -14,14 +14,14 @@
  *     delivery + receive, with no program (plain SO_REUSEPORT), with the
  *     trivial program and with quicsteer's, trials interleaved, medians.
  *
- * Runs in its own network namespace.  Prints a markdown table.  Leaves
- * kernel.bpf_stats_enabled as it found it (also on error or SIGINT/SIGTERM).
+ * Runs in its own network namespace.  Prints a markdown table.  Statistics
+ * are on only while it runs, through a BPF_ENABLE_STATS descriptor: the
+ * sysctl kernel.bpf_stats_enabled is never written, so it stays as it was.
  *   bench_steer [--count N] [--trials T]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,29 +65,6 @@ struct rig {
   struct iovec siov[BATCH], riov[BATCH];
   uint8_t rbuf[BATCH][PKT];
 };
-
-/* kernel.bpf_stats_enabled as this process found it, put back on exit */
-#define BPF_STATS "/proc/sys/kernel/bpf_stats_enabled"
-static char stats_before[8];
-
-static void stats_write(const char *v) {
-  FILE *f = fopen(BPF_STATS, "w");
-  if (f) {
-    fputs(v, f);
-    fclose(f);
-  }
-}
-
-static void stats_restore(void) {
-  if (stats_before[0])
-    stats_write(stats_before);
-}
-
-static void on_signal(int sig) {
-  stats_restore();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
 
 static void die(const char *what) {
   fprintf(stderr, "bench_steer: %s: %s\n", what, strerror(errno));
@@ -205,7 +182,7 @@ static double in_prog(struct rig *r, int fd, long count, uint8_t *evict) {
   if (prog_stats(fd, &ns1, &c1))
     die("bpf_obj_get_info_by_fd");
   if (c1 == c0)
-    die("program did not run (bpf_stats_enabled?)");
+    die("program did not run (no run-time statistics?)");
   return (double)(ns1 - ns0) / (double)(c1 - c0);
 }
 
@@ -265,7 +242,6 @@ int main(int argc, char **argv) {
   long count = 300000;
   int trials = 15, c, i, group, prog, tprog;
   uint16_t gen;
-  FILE *f;
 
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     if (c == 'n')
@@ -281,16 +257,12 @@ int main(int argc, char **argv) {
   }
   if (qs_test_netns_enter())
     return 1;
-  f = fopen(BPF_STATS, "r");
-  if (!f || !fgets(stats_before, sizeof stats_before, f))
-    die("reading kernel.bpf_stats_enabled");
-  fclose(f);
-  atexit(stats_restore);
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  f = fopen(BPF_STATS, "w");
-  if (!f || fputs("1", f) < 0 || fclose(f))
-    die("enabling kernel.bpf_stats_enabled");
+  /* run-time statistics for as long as this process holds the descriptor
+   * (BPF_ENABLE_STATS): the kernel counts holders, so nothing is left on
+   * when it exits, however it exits, and kernel.bpf_stats_enabled, which
+   * other programs on the machine may toggle, is never written */
+  if (bpf_enable_stats(BPF_STATS_RUN_TIME) < 0)
+    die("BPF_ENABLE_STATS");
 
   rig_open(&r);
   /* a name of its own: several copies may run at once */

@@ -24,7 +24,8 @@ keeps that section when it regenerates the rest):
      profile tables.  Instruction counts do not depend on what else runs on
      the machine.
   2. steering: quicsteer-server (2 workers, kernel steering) runs natively;
-     with kernel.bpf_stats_enabled=1 (restored on exit to what it was) the
+     with the kernel's BPF run-time statistics on (a BPF_ENABLE_STATS
+     descriptor held for the run; kernel.bpf_stats_enabled is not written) the
      program's run_time_ns / run_cnt (bpftool prog show pinned ... --json)
      are read around keep-alive and new-connection loads, with the
      program's decision counters (quicsteer stat --json) for the path mix;
@@ -36,10 +37,13 @@ bench/run.py.
 """
 import argparse
 import collections
+import contextlib
+import ctypes
 import json
 import os
 import re
 import shutil
+import struct
 import sys
 import time
 
@@ -47,7 +51,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 import run as R  # noqa: E402
 
-BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 OUT_MD = os.path.join(R.CHARTS, "instr.md")
 OUT_JSON = os.path.join(R.CHARTS, "instr.json")
 
@@ -287,6 +290,30 @@ def short_fn(ob, fn):
 # ---------------------------------------------------------------- steer
 
 
+SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
+BPF_ENABLE_STATS = 32
+BPF_STATS_RUN_TIME = 0
+
+
+@contextlib.contextmanager
+def bpf_run_stats():
+    """The kernel's run-time statistics of BPF programs on for the block, by
+    holding a BPF_ENABLE_STATS descriptor: the kernel counts the holders and
+    drops this one when it is closed or the process ends, and the sysctl
+    kernel.bpf_stats_enabled, which other programs may toggle at the same
+    time (a read-set-restore of it races with theirs), is never written."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(struct.pack("I", BPF_STATS_RUN_TIME), 16)
+    fd = libc.syscall(ctypes.c_long(SYS_BPF), ctypes.c_int(BPF_ENABLE_STATS), attr,
+                      ctypes.c_uint(len(attr)))
+    if fd < 0:
+        raise RuntimeError("BPF_ENABLE_STATS: %s" % os.strerror(ctypes.get_errno()))
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
 def prog_stats(pin):
     p = R.run(["bpftool", "prog", "show", "pinned", pin, "--json"], timeout=30)
     if p.returncode:
@@ -506,7 +533,8 @@ def report(env, meta, cg, st):
     if st:
         w("\n### Steering program in real traffic (bpf_stats)\n")
         w("quicsteer-server, 2 workers, kernel steering, natively (no valgrind): `%s`. "
-          "`kernel.bpf_stats_enabled=1` for the run (put back as it was), the program's "
+          "BPF run-time statistics on for the run (a `BPF_ENABLE_STATS` descriptor held by "
+          "the script; `kernel.bpf_stats_enabled` is never written), the program's "
           "`run_time_ns / run_cnt` (`bpftool prog show pinned "
           "/sys/fs/bpf/quicsteer/NAME/qs_steer --json`) around each load of %d s, %d "
           "round(s); the path mix from the program's decision counters (`quicsteer stat "
@@ -625,7 +653,7 @@ def main():
                                               (pm["command"], pm["date"], pm["git"]))
                 meta["ka"], meta["nc"] = pm["ka"], pm["nc"]
         if "steer" in only:
-            with B.sysctl(BPF_STATS, "1"):
+            with bpf_run_stats():
                 st = steer_section(env, specs, args.steer_duration, args.steer_rounds)
     finally:
         B.kill_all()

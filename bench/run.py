@@ -1085,7 +1085,7 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
     w("```\n%s\n```\n" % mic["steer"]["cmd"])
     w(re.sub(r"^## ", "### ", mic["steer"]["out"].strip(), flags=re.M) + "\n")
     w("Reading it: *min* is the program's own cost (noise only ever adds time), *median* "
-      "what the busy VM added; the run time includes `kernel.bpf_stats_enabled`'s own "
+      "what the busy VM added; the run time includes the BPF run-time statistics' own "
       "timing overhead, which is also in the trivial program's figure.\n")
 
     cid_rows = parse_md_rows(mic["cid"]["out"])
@@ -1161,7 +1161,7 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
         w("- Calling the AES as a BPF-to-BPF function, as `bpf/steer.bpf.c` does to keep "
           "verification bounded and four-pass code from being inlined four times, adds "
           "~%.0f ns per call." % (call3 - sum(one3) / 2))
-        w("- `kernel.bpf_stats_enabled` (which bench_steer turns on) adds a fixed cost to "
+        w("- BPF run-time statistics (which bench_steer turns on) add a fixed cost to "
           "every run, baseline included; the subtraction removes it.")
         w("- Tables: 4 KiB per direction plus 256-octet S-boxes, in the program's read-only "
           "`.rodata` map.\n")
