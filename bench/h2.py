@@ -27,7 +27,8 @@ failed, errored or timed out, and h2load's body octets must fit the file
 size times the requests (plus at most those in flight at the end).
 Otherwise the script stops without writing anything.
 
-The result is written to bench/charts/h2.md and h2.json and spliced into
+The result, followed by bench/levers_h2.md (the levers tried, written by
+hand), is written to bench/charts/h2.md and h2.json and spliced into
 BENCHMARKS.md as its section "HTTP/2 and HTTP/1.1 over TCP, against nginx"
 (bench/run.py keeps it).  Python 3 standard library only; helpers from
 bench/benchlib.py, bench/run.py (quicsteer-server) and bench/nginx.py.
@@ -45,6 +46,7 @@ import nginx as N  # noqa: E402
 import run as R  # noqa: E402
 
 CURL = "/usr/bin/curl"
+LEVERS = os.path.join(R.BENCH, "levers_h2.md")  # what was tried on the TCP front, by hand
 FILES = {"1k.bin": 1024, "100k.bin": 100 * 1024, "10M.bin": 10 * 1024 * 1024}
 # id -> (protocol h2load must negotiate, file, h2load arguments, requests in flight)
 LOADS = {
@@ -195,6 +197,9 @@ def report(meta, res, cmds):
     w("Commands (`PORT`: the server's; quicsteer's TCP front is on its QUIC port):")
     w("")
     L.extend(B.commands_md(cmds))
+    if os.path.exists(LEVERS):
+        with open(LEVERS) as f:
+            L += ["", f.read().strip()]
     return "\n".join(L) + "\n"
 
 
