@@ -5,6 +5,7 @@
 # in parallel.  A missing peer program (gtlsclient, chromium) or, for the
 # kernel-steering variant, missing BPF: exit 77, reported as a skip.
 foreach(t test_server_cidtab test_server_http test_server_filecache test_server_encoding
+          test_server_multipart
           test_server_config
           test_server_mpool test_server_accesslog
           test_server_h1 test_server_admit test_server_token

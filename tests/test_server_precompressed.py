@@ -27,6 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_server_lib import Server, check, finish, tmpdir  # noqa: E402
+from test_server_static import multipart  # noqa: E402
 from test_server_tcp import curl  # noqa: E402
 
 
@@ -197,6 +198,17 @@ def main():
                 tag = {"br": etag_br, "gzip": etag_gz, None: etag_id}[enc]
                 check(h.get("etag") == [tag], "HTTP/3: the same ETag as over TCP (%s)" %
                       h.get("etag"))
+        # several ranges: multipart/byteranges of the file itself; of a
+        # coded sibling the whole sibling
+        st, h, body = h3(lbin, srv, "/big.js", ["range: bytes=599990-,0-299999"])
+        check(st == 206 and multipart({"content-type": h.get("content-type")}, body) ==
+              [("bytes 599990-599999/600000", big[599990:]), ("bytes 0-299999/600000",
+                                                               big[:300000])],
+              "HTTP/3: two ranges of big.js -> multipart/byteranges (%s %s)" %
+              (st, h.get("content-type")))
+        st, h, body = h3(lbin, srv, "/app.js", ["accept-encoding: br", "range: bytes=0-1,5-9"])
+        check(st == 200 and body == br and h.get("content-encoding") == ["br"],
+              "HTTP/3: several ranges of the br sibling -> 200 whole (%s)" % st)
         st, h, body = h3(lbin, srv, "/big.js", ["accept-encoding: gzip"])
         check(st == 200 and sha(body) == sha(bgz) and h.get("content-encoding") == ["gzip"],
               "HTTP/3: the streamed gzip sibling (%s %d)" % (st, len(body)))

@@ -377,8 +377,21 @@ static int range_num(const char *v, size_t len, size_t *i, uint64_t *out) {
 
 int qs_http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first,
                         uint64_t *last) {
-  size_t i = 6;
-  unsigned specs = 0, ok = 0;
+  struct qs_byterange one = {0, 0};
+  size_t n;
+  int rv = qs_http_ranges_parse(v, len, size, &one, 1, &n);
+  if (rv == QS_RANGE_ONE || rv == QS_RANGE_MANY) {
+    *first = one.first;
+    *last = one.last;
+  }
+  return rv;
+}
+
+int qs_http_ranges_parse(const char *v, size_t len, uint64_t size, struct qs_byterange *out,
+                         size_t max, size_t *nsat) {
+  size_t i = 6, ok = 0;
+  unsigned specs = 0;
+  *nsat = 0;
   if (len < 6 || strncasecmp(v, "bytes=", 6) != 0)
     return QS_RANGE_IGNORE;
   for (;;) {
@@ -405,16 +418,18 @@ int qs_http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *firs
     specs++;
     if (suffix) {
       if (b > 0 && size > 0) {
-        if (!ok++) {
-          *first = b >= size ? 0 : size - b;
-          *last = size - 1;
+        if (ok < max) {
+          out[ok].first = b >= size ? 0 : size - b;
+          out[ok].last = size - 1;
         }
+        ok++;
       }
     } else if (a < size) {
-      if (!ok++) {
-        *first = a;
-        *last = open || b >= size ? size - 1 : b;
+      if (ok < max) {
+        out[ok].first = a;
+        out[ok].last = open || b >= size ? size - 1 : b;
       }
+      ok++;
     }
     while (i < len && (v[i] == ' ' || v[i] == '\t'))
       i++;
@@ -424,6 +439,7 @@ int qs_http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *firs
       return QS_RANGE_IGNORE;
     i++;
   }
+  *nsat = ok;
   if (!ok)
     return QS_RANGE_NONE;
   return specs == 1 ? QS_RANGE_ONE : QS_RANGE_MANY;

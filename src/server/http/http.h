@@ -118,12 +118,23 @@ int qs_http_etag_match(const char *list, size_t len, const char *etag);
 /* qs_http_range_parse reads a Range field value (|len| octets) against a
  * representation of |size| octets (RFC 9110 s14.1.2).  Returns
  * QS_RANGE_ONE with [*first, *last] (inclusive, within the size),
- * QS_RANGE_MANY (several ranges, at least one satisfiable: the server
- * sends the whole body with 200, which s14.2 allows), QS_RANGE_NONE
+ * QS_RANGE_MANY (several ranges, at least one satisfiable, the first in
+ * [*first, *last]: multipart.h, or the whole with 200), QS_RANGE_NONE
  * (nothing satisfiable: 416) or QS_RANGE_IGNORE (not a bytes range set,
  * bad syntax, first > last, a number over 2^64: the field is ignored). */
 enum { QS_RANGE_IGNORE = 0, QS_RANGE_ONE, QS_RANGE_MANY, QS_RANGE_NONE };
 int qs_http_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first,
                         uint64_t *last);
+
+/* one satisfiable range, inclusive, within the representation */
+struct qs_byterange {
+  uint64_t first, last;
+};
+
+/* qs_http_ranges_parse is qs_http_range_parse giving every satisfiable
+ * range in the order sent: the first |max| in |out|, their total count
+ * (which may exceed |max|) in *nsat. */
+int qs_http_ranges_parse(const char *v, size_t len, uint64_t size, struct qs_byterange *out,
+                         size_t max, size_t *nsat);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "encoding.h"
 #include "http.h"
+#include "multipart.h"
 #include "stats.h"
 
 enum { BODY_MEM = 1, BODY_FILE, BODY_BYTES };
@@ -26,6 +27,7 @@ struct qs_static {
   uint64_t ino;              /* the representation's validators (filecache.h) */
   int64_t mtime_ns;
   int enc;                   /* QS_ENC_IDENTITY or the sibling sent */
+  struct qs_parts *parts;    /* several ranges: the multipart body (NULL: none) */
   struct qs_ring ring;
   int blocked; /* the ring was full at the last pull */
 };
@@ -71,6 +73,69 @@ static int pull_file(struct qs_req *r, struct qs_static *s, struct qs_vec *v, si
   return qs_ring_pull(&s->ring, v, nv);
 }
 
+/* a multipart body from the cached copy: vectors into the part headers
+ * and the copy, nothing copied */
+static int pull_parts_mem(struct qs_static *s, struct qs_vec *v, size_t nv, int *eof) {
+  int k = 0;
+  while ((size_t)k < nv) {
+    const char *t;
+    uint64_t off;
+    size_t n = qs_parts_next(s->parts, SIZE_MAX, &t, &off);
+    if (n == 0)
+      break;
+    v[k].base = t ? (const uint8_t *)t : s->mem + off;
+    v[k].len = n;
+    s->off += n;
+    k++;
+  }
+  if (s->off == s->total)
+    *eof = 1;
+  return k;
+}
+
+/* a multipart body from the file: part headers and ranges through the
+ * ring, as pull_file does for one range (at most QS_READ_CHUNK a pull) */
+static int pull_parts_file(struct qs_static *s, struct qs_vec *v, size_t nv, int *eof) {
+  size_t produced = 0;
+  if (!s->ring.buf &&
+      qs_ring_init(&s->ring, s->total < QS_RING_MAX ? (size_t)s->total : QS_RING_MAX) != 0)
+    return -1;
+  while (s->off < s->total && produced < QS_READ_CHUNK) {
+    size_t room, n;
+    const char *t;
+    uint64_t off;
+    uint8_t *p = qs_ring_space(&s->ring, &room);
+    if (room == 0)
+      break;
+    if (room > QS_READ_CHUNK - produced)
+      room = QS_READ_CHUNK - produced;
+    n = qs_parts_next(s->parts, room, &t, &off);
+    if (t) {
+      memcpy(p, t, n);
+    } else {
+      ssize_t got;
+      do
+        got = pread(s->fd, p, n, (off_t)off);
+      while (got < 0 && errno == EINTR);
+      if (got < 0 || (size_t)got != n)
+        return -1; /* the file shrank or cannot be read: the stream is reset */
+    }
+    s->ring.filled += n;
+    s->off += n;
+    produced += n;
+  }
+  if (produced == 0 && s->off < s->total) {
+    s->blocked = 1; /* every octet of the ring waits for the front */
+    return 0;
+  }
+  if (s->off == s->total) {
+    *eof = 1;
+    close(s->fd);
+    s->fd = -1;
+  }
+  return qs_ring_pull(&s->ring, v, nv);
+}
+
 static int static_pull(struct qs_req *r, struct qs_vec *v, size_t nv, int *eof) {
   struct qs_static *s = r->hdata;
   size_t n;
@@ -80,6 +145,8 @@ static int static_pull(struct qs_req *r, struct qs_vec *v, size_t nv, int *eof) 
     *eof = 1;
     return 0;
   }
+  if (s->parts)
+    return s->kind == BODY_MEM ? pull_parts_mem(s, v, nv, eof) : pull_parts_file(s, v, nv, eof);
   switch (s->kind) {
   case BODY_FILE:
     return pull_file(r, s, v, nv, eof);
@@ -125,6 +192,10 @@ static void static_free(struct qs_req *r) {
   if (s->fd >= 0)
     close(s->fd);
   qs_filecache_release(s->cached);
+  if (s->parts) {
+    qs_parts_free(s->parts);
+    free(s->parts);
+  }
   qs_ring_free(&s->ring);
   qs_mpool_release(r->hw->mem, s);
 }
@@ -202,10 +273,33 @@ static int if_range_holds(const struct qs_req *r, const char *etag, const char *
   return len == QS_HTTP_DATE_LEN && memcmp(v, lm, len) == 0;
 }
 
+/* several satisfiable ranges of the identity representation: a
+ * multipart/byteranges body (206, *ctype its type), or 200 with the whole
+ * (a coded sibling, more than QS_PARTS_MAX ranges, overlapping ones) */
+static int ranges(struct qs_static *s, const char *v, size_t len, const char **ctype) {
+  struct qs_byterange rg[QS_PARTS_MAX];
+  struct qs_parts *p;
+  size_t n;
+  if (s->enc != QS_ENC_IDENTITY)
+    return 200; /* Content-Encoding would claim the multipart body coded */
+  (void)qs_http_ranges_parse(v, len, s->total, rg, QS_PARTS_MAX, &n);
+  if (n < 2 || n > QS_PARTS_MAX || !(p = malloc(sizeof *p)))
+    return 200;
+  if (qs_parts_init(p, rg, n, s->total, *ctype) != 0) {
+    free(p);
+    return 200;
+  }
+  s->parts = p;
+  s->total = p->total;
+  *ctype = p->ctype;
+  return 206;
+}
+
 /* Range on a file's GET: narrows s to one range (206 with content-range),
- * answers 416 with "bytes *\/SIZE", or leaves the whole body (200).
- * Returns the status. */
-static int range(struct qs_req *r, struct qs_static *s, const char *etag, const char *lm) {
+ * makes it a multipart body of several, answers 416 with "bytes *\/SIZE",
+ * or leaves the whole body (200).  Returns the status. */
+static int range(struct qs_req *r, struct qs_static *s, const char *etag, const char *lm,
+                 const char **ctype) {
   size_t len;
   const char *v = qs_fields_get(&r->fields, "range", &len);
   uint64_t first = 0, last = 0;
@@ -228,8 +322,10 @@ static int range(struct qs_req *r, struct qs_static *s, const char *etag, const 
     crlen = (size_t)snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)s->total);
     qs_fields_add(&r->resp, "content-range", 13, cr, crlen, 0);
     return 416;
+  case QS_RANGE_MANY:
+    return ranges(s, v, len, ctype);
   default:
-    return 200; /* several ranges: the whole body (RFC 9110 s14.2 allows it) */
+    return 200;
   }
 }
 
@@ -357,7 +453,7 @@ void qs_static_start(struct qs_req *r) {
     }
     qs_fields_add(&r->resp, "accept-ranges", 13, "bytes", 5, 0);
     if (v == 200 && r->mkind == QS_REQ_GET) {
-      status = range(r, s, etag, lm);
+      status = range(r, s, etag, lm, &ctype);
       if (status == 416) {
         qs_fields_add(&r->resp, "content-length", 14, "0", 1, 0); /* frames it over HTTP/1.1 */
         qs_req_respond(r, 416, 0);
