@@ -183,21 +183,12 @@ class Server:
         return rc
 
     # ---- statistics ----
-    FIELDS = ("conns_open", "conns_accepted", "conns_completed", "conns_closed", "streams_open",
-              "requests", "bytes_rx", "bytes_tx", "dgrams_rx", "dgrams_tx", "fwd_out", "fwd_in",
-              "fwd_fail", "resets_tx", "retry_tx", "vneg_tx", "drop_bad", "migrations",
-              "http_header_too_large", "http_header_timeout", "http_refused_dotfile",
-              "http_refused_special", "proxy_requests", "proxy_conns_new", "proxy_conns_reused",
-              "proxy_refused", "proxy_connect_timeout", "proxy_first_byte_timeout",
-              "proxy_idle_timeout", "proxy_bad_response", "proxy_upstream_died",
-              "proxy_client_abort", "proxy_marked_down", "log_dropped",
-              "handshakes_open", "refused_handshakes", "refused_conns", "refused_stopping",
-              "handshake_timeout", "token_invalid", "new_token_tx", "token_accepted",
-              "fwd_busy", "peers_refused",
-              "tls_full", "tls_resumed", "early_accepted", "early_rejected", "early_deferred", "drop_foreign",
-              "http_send_timeout",
-              "tcp_conns_open", "tcp_accepted", "tcp_refused", "tcp_handshake_fail",
-              "tcp_handshake_timeout", "tcp_idle_closed", "http_sibling_stale")
+    # the record's counters in order, read from the header the server is
+    # built from, so a new counter needs no second list here
+    FIELDS = tuple(re.findall(r"^\s*uint64_t (\w+);", re.search(
+        r"struct qs_wstats \{(.*?)\};", open(os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "include", "quicsteer",
+            "wstats.h")).read(), re.S).group(1), re.M))
     RECORD = 64  # counters a worker record (include/quicsteer/wstats.h)
 
     def stats(self):

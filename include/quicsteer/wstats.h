@@ -91,7 +91,8 @@ struct qs_wstats {
   uint64_t tcp_handshake_timeout; /* TLS handshakes over TCP not done in --handshake-timeout */
   uint64_t tcp_idle_closed;       /* TCP connections closed idle after --idle-timeout */
   uint64_t http_sibling_stale;    /* precompressed siblings older than their file: ignored */
-  uint64_t pad[6];        /* room to grow without changing the record size */
+  uint64_t path_failed;   /* path validations that failed: the connection fell back to its old path */
+  uint64_t pad[5];        /* room to grow without changing the record size */
 };
 
 #endif

@@ -49,6 +49,7 @@ static const struct {
     {"vneg_tx", offsetof(struct qs_wstats, vneg_tx), 0},
     {"drop_bad", offsetof(struct qs_wstats, drop_bad), 0},
     {"migrations", offsetof(struct qs_wstats, migrations), 0},
+    {"path_failed", offsetof(struct qs_wstats, path_failed), 0},
     {"http_header_too_large", offsetof(struct qs_wstats, http_header_too_large), 0},
     {"http_header_timeout", offsetof(struct qs_wstats, http_header_timeout), 0},
     {"http_refused_dotfile", offsetof(struct qs_wstats, http_refused_dotfile), 0},

@@ -116,6 +116,7 @@ static const struct metric metrics[] = {
     M(vneg_tx, 0, "Version negotiation packets sent."),
     M(drop_bad, 0, "Datagrams dropped as malformed."),
     M(migrations, 0, "Connections whose path changed."),
+    M(path_failed, 0, "Path validations that failed (the connection kept its old path)."),
     M(http_header_too_large, 0, "Requests refused with 431: header section over the bound."),
     M(http_header_timeout, 0, "Requests reset: header section incomplete after the timeout."),
     M(http_refused_dotfile, 0, "Requests refused with 403: a dotfile or dot-directory."),

@@ -160,6 +160,13 @@ static int cb_path_validation(ngtcp2_conn *q, uint32_t flags, const ngtcp2_path 
     QS_STAT_ADD(c->w->st, migrations, 1);
     QS_DEBUG(c->w->index, "connection migrated to %s",
              qs_addr_format(buf, sizeof buf, path->remote.addr));
+  } else {
+    /* ngtcp2 falls back to the last validated path; a client that no
+     * longer listens there (a real NAT rebinding whose challenges were all
+     * lost) recovers only by sending again from the new one */
+    QS_STAT_ADD(c->w->st, path_failed, 1);
+    QS_DEBUG(c->w->index, "path validation to %s failed",
+             qs_addr_format(buf, sizeof buf, path->remote.addr));
   }
   return 0;
 }
