@@ -72,6 +72,13 @@ MIGRATION = ["-c", str(MIGRATION_CONNS), "-n", "4", "-m", "2", "--timeout", "5"]
 # ---------------------------------------------------------------- processes
 
 
+
+def shown_cmd(cmd):
+    """A recorded command as the report shows it: paths inside whichever
+    checkout made the run (results.json keeps them absolute) relative to
+    its top, so the table reads the same from any clone."""
+    return re.sub(r"(?<![\w.$])/[^\s'\"`]*?/(build/|bench/|www/)", r"\1", cmd)
+
 def machine_busy():
     """CPU seconds the whole machine spent busy so far (/proc/stat)."""
     with open("/proc/stat") as f:
@@ -863,7 +870,8 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
         win = {"quicsteer": "256 KiB stream / 1 MiB conn., auto-tuned to 16 / 24 MiB",
                "gtlsserver": "256 KiB / 1 MiB, auto-tuned to 16 / 24 MiB (flags)",
                "caddy": "quic-go defaults (auto-tuned to 6 / 15 MiB)"}[kind]
-        cmd = allcmds[key].replace(env.work + "/", "$W/").replace(TOP + "/", "")
+        cmd = shown_cmd(allcmds[key]).replace(
+            os.path.relpath(env.work, TOP) + "/", "$W/")
         w("| %s | `%s` | %s | %s | %s |" % (specs[sid]["label"], cmd, rtt, idle, win))
     w("\n`$W` is the run's scratch directory (`%s`). quicsteer-load always runs with "
       "`--initial-rtt %d`. quicsteer's `--name` is unique per run; `--drain-timeout 1` only "
@@ -1048,7 +1056,7 @@ def write_report(env, specs, runs, info, thr, thr_cmds, mig, mig_cmds, mem, mem_
             fmt(o.get("rss_idle_kb") and o["rss_idle_kb"] / 1024, "%.1f"),
             fmt(o.get("per_conn_kb"), "%.1f"),
             fmt(o.get("rss_after_kb") and o["rss_after_kb"] / 1024, "%.1f"),
-            mem_cmds.get(sid, "").replace(TOP + "/", "")))
+            shown_cmd(mem_cmds.get(sid, ""))))
     w("\nquicsteer and gtlsserver hold each connection in libngtcp2 0.12 + GnuTLS + nghttp3 "
       "state, most of the per-connection figure; malloc keeps freed memory, so RSS does not "
       "fall back after the connections close.\n")
@@ -1264,7 +1272,7 @@ def save_section(head, md, doc):
     json_path = md_path[:-3] + ".json"
     os.makedirs(CHARTS, exist_ok=True)
     with open(md_path, "w") as f:
-        f.write(md)
+        f.write(shown_cmd(md))
     with open(json_path, "w") as f:
         json.dump(doc, f, indent=1)
     splice_section(head)
